@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PG_ADMIN_URL = os.environ.get("PROMPT_GEAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ["filesystem"]
+BACKENDS = ["filesystem", "sqlite", "postgres"]
 
 
 @pytest.fixture(autouse=True)
