@@ -47,6 +47,10 @@ class FileCache:
             self._entries.pop(path, None)
         return value
 
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
     def forget(self, path: str) -> None:
         self._entries.pop(path, None)
 

@@ -77,7 +77,6 @@ class FilesystemBackend(BackendBase):
         self.state_dir = os.path.join(self.prompt_dir, STATE_DIR)
         self._ledgers: dict[str, tuple[tuple[int, int, int], Ledger]] = {}
         self._contents = FileCache(os.path.join(self.state_dir, "cache", "contents.json"))
-        os.makedirs(self.prompt_dir, exist_ok=True)
 
     # -- paths ----------------------------------------------------------------------
     def folder(self, name: str) -> str:
@@ -96,6 +95,7 @@ class FilesystemBackend(BackendBase):
         self._ensure_state_dir()
 
     def _ensure_state_dir(self) -> None:
+        """The prompt folder and its state folder, made on the first write (reads write nothing)."""
         if not os.path.isdir(self.state_dir):
             os.makedirs(os.path.join(self.state_dir, "locks"), exist_ok=True)
             ignore = os.path.join(self.state_dir, ".gitignore")
@@ -245,8 +245,17 @@ class FilesystemBackend(BackendBase):
                 continue
             except IntegrityError as exc:
                 log.warning("skipping prompt %s: %s", name, exc)
-        self._contents.save()
+        if self._contents.dirty:
+            with contextlib.suppress(OSError):  # a read-only tree simply keeps no cache
+                self._ensure_state_dir()
+                self._contents.save()
         return templates
+
+    def peek_ledger(self, name: str) -> Ledger | None:
+        try:
+            return self._ledger(name)
+        except PromptNotFoundError:
+            return None
 
     def export_prompt(self, name: str) -> PromptRecord:
         ledger = self._ledger(name)

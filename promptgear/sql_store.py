@@ -282,6 +282,11 @@ class SQLStore(BackendBase):
             "most_recent_at": parse_timestamp(recent[2]).isoformat() if recent else None,
         }
 
+    def peek_ledger(self, name: str) -> Ledger | None:
+        validate_name(name)
+        with self._read() as cur:
+            return self._load_ledger(cur, name)
+
     def export_prompt(self, name: str) -> PromptRecord:
         validate_name(name)
         with self._read() as cur:

@@ -247,6 +247,19 @@ class BackendBase(ABC):
     def import_prompts(self, records: Iterable[PromptRecord], overwrite: bool = False) -> int:
         """Store whole prompts as they are (sequence numbers, latest, timestamps, labels)."""
 
+    @abstractmethod
+    def peek_ledger(self, name: str) -> Ledger | None:
+        """The prompt's bookkeeping as stored now, or None if it does not exist."""
+
+    def next_version_name(self, name: str) -> str:
+        """``v<next sequence number>``, skipping names already taken: a default that never collides."""
+        validate_name(name)
+        ledger = self.peek_ledger(name)
+        number = ledger.next_sequence if ledger else 1
+        while ledger and f"v{number}" in ledger.versions:
+            number += 1
+        return f"v{number}"
+
     def describe(self) -> str:
         """Where the store lives, safe to print (no password)."""
         return self.backend_name

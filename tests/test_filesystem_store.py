@@ -125,7 +125,7 @@ def test_persistent_cache_serves_a_fresh_process_and_stays_correct(fs_store, tmp
     time.sleep(0.06)
     assert len(fs_store.list_prompts()) == 5
     cache = tmp_path / "prompts" / ".promptgear" / "cache" / "contents.json"
-    assert cache.exists()
+    assert cache.exists() and (tmp_path / "prompts" / ".promptgear" / ".gitignore").exists()
     path = tmp_path / "prompts" / "p3" / "v1.yaml"
     path.write_text(path.read_text().replace("s3", "S3"))
     fresh = FilesystemBackend(str(tmp_path / "prompts"))
@@ -246,3 +246,11 @@ def test_metadata_naming_a_path_is_rejected(fs_store, tmp_path):
     meta.write_text(json.dumps(data))
     with pytest.raises(IntegrityError, match="must not contain a path separator"):
         fs_store.get_prompt("p")
+
+
+def test_reads_write_nothing(tmp_path):
+    store = FilesystemBackend(str(tmp_path / "absent"))
+    with pytest.raises(PromptNotFoundError):
+        store.get_prompt("p")
+    assert store.list_prompts() == [] and store.list_names() == []
+    assert not (tmp_path / "absent").exists()

@@ -1,0 +1,3 @@
+from promptgear.cli import main
+
+main()
