@@ -60,6 +60,21 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+def prompt_names(root: str) -> list[str]:
+    """The prompt folders under ``root``: real folders with valid names (symlinks are not followed)."""
+    names = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(root):
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                validate_name(entry.name)
+            except ValidationError:
+                continue
+            names.append(entry.name)
+    return sorted(names)
+
+
 class FilesystemBackend(BackendBase):
     """Prompts as YAML files in a folder tree; the source of truth.
 
@@ -213,17 +228,7 @@ class FilesystemBackend(BackendBase):
                 ) from None
 
     def list_names(self) -> list[str]:
-        names = []
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.prompt_dir):
-                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                    continue
-                try:
-                    validate_name(entry.name)
-                except ValidationError:
-                    continue
-                names.append(entry.name)
-        return sorted(names)
+        return prompt_names(self.prompt_dir)
 
     def history(self, name: str) -> list[PromptTemplate]:
         ledger = self._ledger(name)

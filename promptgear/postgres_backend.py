@@ -269,7 +269,7 @@ class PostgresBackend(SQLStore):
         execute_values(
             cur,
             "INSERT INTO prompts (name, version, system_prompt, user_prompt, config, description, tags, "
-            "sequence_number, is_latest, created_at, updated_at) VALUES %s",
+            "sequence_number, is_latest, created_at, updated_at, content_hash, source_commit) VALUES %s",
             rows,
             page_size=1000,
         )

@@ -427,8 +427,10 @@ class SQLStore(BackendBase):
             self._refuse_if_mirror(cur)
             return self._import(cur, records, overwrite)
 
-    def _import(self, cur: Any, records: list[PromptRecord], overwrite: bool) -> int:
+    def _import(self, cur: Any, records: list[PromptRecord], overwrite: bool, source_commit: str | None = None) -> int:
         """Write whole prompts in the caller's transaction (import, migrate, sync)."""
+        from .sync.tree import content_hash
+
         names = [record.name for record in records]
         if not names:
             return 0
@@ -441,9 +443,11 @@ class SQLStore(BackendBase):
         for record in records:
             ledger = record.ledger
             for version, entry in ledger.versions.items():
+                content = record.contents[version]
                 rows.append(
-                    (ledger.name, version, *self._content_params(record.contents[version]), entry.sequence_number,
-                     entry.is_latest, self._stamp(entry.created_at), self._stamp(entry.updated_at))
+                    (ledger.name, version, *self._content_params(content), entry.sequence_number,
+                     entry.is_latest, self._stamp(entry.created_at), self._stamp(entry.updated_at),
+                     content_hash(content), source_commit)
                 )
             metas.append((ledger.name, ledger.next_sequence))
             labels.extend((ledger.name, label, version) for label, version in ledger.labels.items())
@@ -470,7 +474,8 @@ class SQLStore(BackendBase):
         cur.executemany(
             self._q(
                 "INSERT INTO prompts (name, version, system_prompt, user_prompt, config, description, tags, "
-                "sequence_number, is_latest, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "sequence_number, is_latest, created_at, updated_at, content_hash, source_commit) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             rows,
         )

@@ -27,6 +27,10 @@ def collect_status(config: Config, verbose: bool = False) -> dict[str, Any]:
         status.update(connected=False, error=str(exc))
     finally:
         store.close()
+    if config.backend == "filesystem":
+        from .sync.report import sync_status
+
+        status["sync"] = sync_status(config)
     if verbose:
         status["settings"] = {
             name: {"value": mask_url(str(getattr(config, name))) if name in ("db_url", "sync_url") else getattr(config, name),

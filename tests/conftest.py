@@ -111,3 +111,21 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         [sys.executable, "-m", "promptgear", *args],
         cwd=cwd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL to sync into, for each database backend."""
+    return make_store_url(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def tree(isolated_env: Path) -> object:
+    """A small prompt tree: a (v1, v2), b (v1)."""
+    from promptgear.filesystem_backend import FilesystemBackend
+
+    store = FilesystemBackend(str(isolated_env / "prompts"))
+    store.create_prompt("a", "v1", "System a1\nline two", "User {{x}}", {"model": "gpt-4"})
+    store.create_prompt("a", "v2", "System a2", "User")
+    store.create_prompt("b", "v1", "System b1", "User")
+    return store

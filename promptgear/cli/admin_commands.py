@@ -70,6 +70,18 @@ def status(app: Any, verbose: bool, fmt: str) -> None:
         click.echo(f"Versions:    {info['versions']}")
         recent = f"{info['most_recent']} ({info['most_recent_at']})" if info["most_recent"] else "none"
         click.echo(f"Most recent: {recent}")
+    sync_info = info.get("sync")
+    if sync_info:
+        click.echo(f"Sync target: {sync_info['target']} ({sync_info['state']})")
+        if sync_info.get("state") == "out of sync":
+            click.echo(f"  drift:     {sync_info['to_add']} to add, {sync_info['to_update']} to update, "
+                       f"{sync_info['to_delete']} to delete (lag {sync_info.get('lag_seconds', '?')} s)")
+        for key, label in (("last_sync_at", "last sync"), ("last_sync_commit", "at commit"), ("last_error", "last error"),
+                           ("error", "error")):
+            if sync_info.get(key):
+                click.echo(f"  {label + ':':<10} {sync_info[key]}")
+        for problem in sync_info.get("not_mirrored", []):
+            click.echo(f"  not mirrored: {problem}")
     for name, setting in info.get("settings", {}).items():
         click.echo(f"  {name} = {setting['value']}  [{setting['from']}]")
     if not info.get("connected"):

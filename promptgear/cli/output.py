@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from typing import Any
 
@@ -36,6 +35,8 @@ def table(headers: list[str], rows: list[list[str]], shrink: int | None = None) 
     """An aligned table; column ``shrink`` is cut to make the table fit the terminal."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     if shrink is not None:
+        import shutil
+
         room = shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * (len(widths) - 1) + widths[shrink]
         widths[shrink] = max(len(headers[shrink]), min(widths[shrink], room))
     lines = []

@@ -1,0 +1,183 @@
+"""Make the database equal to the tree: compare by content hash and bookkeeping, apply once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import IntegrityError
+from ..store import PromptRecord
+from .target import MirrorState, RowState, Target
+from .tree import Tree, TreeState
+
+log = logging.getLogger("promptgear.sync")
+
+
+@dataclass
+class Plan:
+    """What a sync would change, per prompt."""
+
+    added: list[str] = field(default_factory=list)  # name:version
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    write: list[str] = field(default_factory=list)  # prompts whose rows are replaced
+    remove: list[str] = field(default_factory=list)  # prompts whose rows all go
+    deleting: set[str] = field(default_factory=set)  # prompts losing versions (held for a grace period when watching)
+    problems: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.added) + len(self.updated) + len(self.deleted)
+
+    @property
+    def in_sync(self) -> bool:
+        return not (self.write or self.remove)
+
+
+@dataclass
+class SyncResult:
+    plan: Plan
+    seconds: float
+    applied: bool
+
+    def summary(self) -> str:
+        p = self.plan
+        return (f"{len(p.added)} added, {len(p.updated)} updated, {len(p.deleted)} deleted, "
+                f"{p.unchanged} unchanged in {self.seconds:.2f} s")
+
+
+def diff(tree: TreeState, mirror: MirrorState, names: Iterable[str]) -> Plan:
+    plan = Plan(problems=list(tree.problems), held=sorted(tree.held))
+    for name in sorted(set(names)):
+        rows = mirror.rows.get(name, {})
+        if name in tree.held:
+            plan.unchanged += len(rows)
+            continue
+        desired = tree.prompts.get(name)
+        if desired is None:
+            if rows or name in mirror.next_sequence:
+                plan.deleted += [f"{name}:{v}" for v in sorted(rows)]
+                plan.remove.append(name)
+                plan.deleting.add(name)
+            continue
+        ledger = desired.ledger
+        want: dict[str, RowState] = {
+            v: (desired.hashes[v], e.sequence_number, e.is_latest, e.created_at, e.updated_at)
+            for v, e in ledger.versions.items()
+        }
+        changed = False
+        for version, state in want.items():
+            have = rows.get(version)
+            if have is None:
+                plan.added.append(f"{name}:{version}")
+                changed = True
+            elif have != state:
+                plan.updated.append(f"{name}:{version}")
+                changed = True
+            else:
+                plan.unchanged += 1
+        gone = sorted(set(rows) - set(want))
+        if gone:
+            plan.deleted += [f"{name}:{v}" for v in gone]
+            plan.deleting.add(name)
+            changed = True
+        if ledger.labels != mirror.labels.get(name, {}) or ledger.next_sequence != mirror.next_sequence.get(name):
+            changed = True
+        if changed:
+            plan.write.append(name)
+    return plan
+
+
+class Syncer:
+    """Keeps one database equal to one prompt folder."""
+
+    def __init__(self, prompt_dir: str, target_url: str, file_extension: str = ".yaml", force: bool = False) -> None:
+        self.source = os.path.abspath(prompt_dir)
+        self.tree = Tree(self.source, file_extension)
+        self.target = Target(target_url)
+        self.force = force
+        self._repo: Any = False
+
+    def close(self) -> None:
+        self.target.close()
+
+    def commit(self) -> str | None:
+        """The git commit the tree is at, if it is inside a repository."""
+        if self._repo is False:
+            try:
+                import git
+
+                self._repo = git.Repo(self.source, search_parent_directories=True)
+            except Exception:
+                self._repo = None
+        if self._repo is None:
+            return None
+        try:
+            return str(self._repo.head.commit.hexsha)
+        except Exception:  # an unborn branch, a broken HEAD: no commit to record
+            return None
+
+    def plan(self, names: Iterable[str] | None = None, progress: Callable[[int, int], None] | None = None) -> Plan:
+        """What would change, for ``names`` (everything when None)."""
+        if names is None:
+            tree = self.tree.scan(progress=progress)
+            mirror = self.target.read()
+            scope: Iterable[str] = set(tree.prompts) | tree.held | set(mirror.rows) | set(mirror.next_sequence)
+        else:
+            scope = sorted(set(names))
+            tree = self.tree.scan(scope)
+            mirror = self.target.read(list(scope))
+        return diff(tree, mirror, scope)
+
+    def run(
+        self,
+        names: Iterable[str] | None = None,
+        dry_run: bool = False,
+        defer: Callable[[Plan], set[str]] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SyncResult:
+        """Plan and (unless ``dry_run``) apply in one transaction.
+
+        ``defer(plan)`` may name prompts to leave alone this time (deletes in a grace period).
+        """
+        start = time.perf_counter()
+        if names is None and not dry_run:
+            self.target.check_ownership(self.source, self.force)
+        plan = self.plan(names, progress)
+        skip = defer(plan) if defer else set()
+        write = [n for n in plan.write if n not in skip]
+        remove = [n for n in plan.remove if n not in skip]
+        applied = False
+        if not dry_run and (write or remove):
+            records = []
+            for name in write:
+                record = self._record(name, plan)
+                if record is not None:
+                    records.append(record)
+            changed = [r.name for r in records] + remove
+            self.target.apply(self.source, records, remove, self.commit(), changed)
+            applied = True
+        elif not dry_run and names is None:
+            self.target.mark_synced(self.source, self.commit())
+        self.tree.save_index()
+        return SyncResult(plan, time.perf_counter() - start, applied)
+
+    def _record(self, name: str, plan: Plan) -> PromptRecord | None:
+        """The prompt's ledger and contents read now; None if it changed under our feet."""
+        state = self.tree.scan([name])
+        desired = state.prompts.get(name)
+        if desired is None or name in state.held:
+            plan.problems += state.problems
+            return None
+        try:
+            contents = {v: self.tree.content(name, v) for v in desired.ledger.versions}
+        except (IntegrityError, OSError) as exc:
+            plan.problems.append(str(exc))
+            return None
+        return PromptRecord(desired.ledger, contents)

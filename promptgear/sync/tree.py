@@ -1,0 +1,173 @@
+"""The prompt tree as the mirror should show it: registered, valid versions only.
+
+A scan reads metadata and version files through a stat index (like git's index: path,
+size, mtime_ns, inode -> content hash or parsed ledger), so a restart with no changes
+reads no file and parses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import IntegrityError
+from ..filecache import FileCache
+from ..filesystem_backend import METADATA, STATE_DIR, prompt_names
+from ..ledger import Ledger
+from ..metadata import ledger_from_dict, ledger_to_dict
+from ..versionfile import parse_version
+
+INDEX_FILE = os.path.join(STATE_DIR, "cache", "sync-index.json")
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """sha256 of the mirrored content fields in canonical JSON."""
+    canonical = json.dumps(
+        [content["system_prompt"], content["user_prompt"], content.get("config") or {},
+         content.get("description"), list(content.get("tags") or [])],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class PromptState:
+    """One prompt as the mirror should hold it. ``hashes`` maps version -> content hash."""
+
+    ledger: Ledger
+    hashes: dict[str, str]
+
+
+@dataclass
+class TreeState:
+    prompts: dict[str, PromptState] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)  # prompts with a problem: their rows stay as they are
+    problems: list[str] = field(default_factory=list)  # "path: why it is not mirrored"
+    files: int = 0
+
+
+class Tree:
+    """Scans ``prompt_dir``; keeps its stat index in memory and in ``.promptgear/cache``."""
+
+    def __init__(self, prompt_dir: str, file_extension: str = ".yaml") -> None:
+        self.root = os.path.abspath(prompt_dir)
+        self.ext = file_extension
+        self.index = FileCache(os.path.join(self.root, INDEX_FILE))
+
+    def names(self) -> list[str]:
+        return prompt_names(self.root)
+
+    def scan(self, names: Iterable[str] | None = None, progress: Any = None) -> TreeState:
+        """The desired state of ``names`` (all prompts when None).
+
+        A name with no folder is simply absent from the result (its rows go).
+        """
+        self.index.load()
+        state = TreeState()
+        wanted = self.names() if names is None else sorted(set(names))
+        for done, name in enumerate(wanted, 1):
+            self._scan_prompt(name, state)
+            if progress:
+                progress(done, len(wanted))
+        return state
+
+    def save_index(self) -> None:
+        if self.index.dirty and os.path.isdir(os.path.join(self.root, STATE_DIR)):
+            with contextlib.suppress(OSError):
+                self.index.save()
+
+    def content(self, name: str, version: str) -> dict[str, Any]:
+        """A version's content, read now (for rows that must be written)."""
+        path = os.path.join(self.root, name, version + self.ext)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            return parse_version(handle.read(), path, name, version)
+
+    # -- one prompt ----------------------------------------------------------------------
+    def _scan_prompt(self, name: str, state: TreeState) -> None:
+        folder = os.path.join(self.root, name)
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            if stat.S_ISLNK(st.st_mode):
+                state.problems.append(f"{folder}: a symlink, not a prompt folder (not followed)")
+            return
+        entries = {}
+        with contextlib.suppress(FileNotFoundError):
+            entries = {entry.name: entry for entry in os.scandir(folder)}
+        meta_entry = entries.get(METADATA)
+        version_files = sorted(
+            n for n in entries if n.endswith(self.ext) and not n.startswith(".") and n != "latest" + self.ext
+        )
+        state.files += len(version_files)
+        if meta_entry is None:
+            if version_files:
+                state.held.add(name)
+                state.problems.append(f"{os.path.join(folder, METADATA)}: missing; run 'promptgear fix {name}'")
+            return
+        try:
+            ledger = self._ledger(name, meta_entry)
+        except IntegrityError as exc:
+            state.held.add(name)
+            state.problems.append(str(exc))
+            return
+        for file_name in version_files:
+            version = file_name[: -len(self.ext)]
+            if version not in ledger.versions:
+                state.problems.append(f"{os.path.join(folder, file_name)}: not registered in {METADATA}; "
+                                      f"run 'promptgear fix {name}' (not mirrored)")
+        hashes = {}
+        for version in ledger.ordered():
+            entry = entries.get(version + self.ext)
+            path = os.path.join(folder, version + self.ext)
+            if entry is None:
+                state.held.add(name)
+                state.problems.append(f"{path}: registered but missing; the mirror keeps the last good copy")
+                return
+            try:
+                hashes[version] = self._hash(name, version, entry)
+            except (IntegrityError, OSError) as exc:
+                state.held.add(name)
+                state.problems.append(f"{exc}; the mirror keeps the last good copy" if isinstance(exc, IntegrityError)
+                                      else f"{path}: unreadable ({exc.strerror})")
+                return
+        if ledger.versions:
+            state.prompts[name] = PromptState(ledger, hashes)
+
+    def _ledger(self, name: str, entry: os.DirEntry[str]) -> Ledger:
+        st = entry.stat(follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise IntegrityError(f"{entry.path}: must be a regular file, not a symlink")
+
+        def load(path: str) -> dict[str, Any]:
+            with open(path, "rb") as handle:
+                text = handle.read()
+            try:
+                data = json.loads(text)
+            except ValueError as exc:
+                raise IntegrityError(f"{path}: not valid JSON ({exc}); run 'promptgear fix {name}'") from None
+            return ledger_to_dict(ledger_from_dict(data, name, path))
+
+        data = self.index.get(entry.path, st, load)
+        return ledger_from_dict(data, name, entry.path)
+
+    def _hash(self, name: str, version: str, entry: os.DirEntry[str]) -> str:
+        st = entry.stat(follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise IntegrityError(f"{entry.path}: must be a regular file, not a symlink")
+
+        def load(path: str) -> str:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as handle:
+                return content_hash(parse_version(handle.read(), path, name, version))
+
+        value: str = self.index.get(entry.path, st, load)
+        return value

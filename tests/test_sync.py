@@ -1,0 +1,152 @@
+"""One-shot sync into SQLite and PostgreSQL: equality, counts, problems, the mirror marker."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+
+import psycopg2
+import pytest
+
+from conftest import run_cli
+from promptgear.backends import backend_from_url
+from promptgear.errors import ReadOnlyMirrorError, ValidationError
+from promptgear.filesystem_backend import FilesystemBackend
+from promptgear.sync import Syncer
+from sync_helpers import in_sync
+
+
+def rows(url):
+    store = backend_from_url(url)
+    try:
+        return {(t.name, t.version): t for t in store.list_prompts()}
+    finally:
+        store.close()
+
+
+def sync(tree, url, **kwargs):
+    syncer = Syncer(tree.prompt_dir, url, **kwargs)
+    try:
+        return syncer.run()
+    finally:
+        syncer.close()
+
+
+def test_first_sync_copies_everything_with_bookkeeping(tree, target):
+    result = sync(tree, target)
+    assert (len(result.plan.added), len(result.plan.updated), len(result.plan.deleted), result.plan.unchanged) == (3, 0, 0, 0)
+    mirrored = rows(target)
+    for template in tree.list_prompts():
+        assert mirrored[(template.name, template.version)].to_dict() == template.to_dict()
+    again = sync(tree, target)
+    assert (again.plan.changes, again.plan.unchanged, again.applied) == (0, 3, False)
+
+
+def test_changes_are_mirrored(tree, target):
+    sync(tree, target)
+    tree.update_prompt("a", "v1", system_prompt="changed")
+    tree.create_prompt("c", "v1", "s", "u")
+    tree.delete_prompt("b", "v1")
+    tree.promote_prompt("a", "v1")
+    result = sync(tree, target)
+    assert sorted(result.plan.added) == ["c:v1"] and result.plan.deleted == ["b:v1"]
+    assert sorted(result.plan.updated) == ["a:v1", "a:v2"]
+    mirrored = rows(target)
+    assert mirrored[("a", "v1")].system_prompt == "changed" and mirrored[("a", "v1")].is_latest
+    assert ("b", "v1") not in mirrored and in_sync(tree.prompt_dir, target)
+
+
+def test_labels_and_next_sequence_are_mirrored(tree, target):
+    sync(tree, target)
+    tree.set_label("a", "v2", "production")
+    tree.create_prompt("a", "v3", "s", "u")
+    tree.delete_prompt("a", "v3")  # next_sequence moved on, no version differs
+    sync(tree, target)
+    store = backend_from_url(target)
+    assert store.get_prompt("a", label="production").version == "v2"
+    assert store.peek_ledger("a").next_sequence == 4
+    store.close()
+
+
+def test_problems_are_reported_and_last_good_rows_stay(tree, target, isolated_env):
+    sync(tree, target)
+    folder = isolated_env / "prompts" / "a"
+    (folder / "v1.yaml").write_text("name: a\nversion: v1\nsystem_prompt: [broken\n")
+    (folder / "v9.yaml").write_text("name: a\nversion: v9\nsystem_prompt: s\nuser_prompt: u\n")
+    tree.create_prompt("b", "v2", "s", "u")
+    result = sync(tree, target)
+    assert result.plan.added == ["b:v2"]
+    problems = "\n".join(result.plan.problems)
+    assert "a/v1.yaml: not valid YAML" in problems and "a/v9.yaml: not registered" in problems
+    assert rows(target)[("a", "v1")].system_prompt == "System a1\nline two"  # the last good copy
+
+
+def test_check_and_dry_run_change_nothing(tree, target, isolated_env):
+    out = run_cli("sync", "--check", "--to", target, cwd=isolated_env)
+    assert out.returncode == 1 and "3 to add, 0 to update, 0 to delete" in out.stdout
+    dry = run_cli("sync", "--dry-run", "--to", target, cwd=isolated_env)
+    assert dry.returncode == 0 and dry.stdout.splitlines()[:3] == ["+ a:v1", "+ a:v2", "+ b:v1"]
+    assert run_cli("sync", "--check", "--to", target, cwd=isolated_env).returncode == 1
+    done = run_cli("sync", "--to", target, cwd=isolated_env)
+    assert done.returncode == 0 and "3 added, 0 updated, 0 deleted, 0 unchanged" in done.stdout
+    check = run_cli("sync", "--check", "--to", target, cwd=isolated_env)
+    assert check.returncode == 0 and "is in sync" in check.stdout
+
+
+def test_the_mirror_refuses_writes_and_foreign_data(tree, target, isolated_env):
+    sync(tree, target)
+    store = backend_from_url(target)
+    with pytest.raises(ReadOnlyMirrorError, match="edit the files instead"):
+        store.create_prompt("z", "v1", "s", "u")
+    store.close()
+    other = FilesystemBackend(str(isolated_env / "other"))
+    other.create_prompt("q", "v1", "s", "u")
+    with pytest.raises(ValidationError, match="mirrors .*/prompts, not .*/other; use --force"):
+        sync(other, target)
+    sync(other, target, force=True)
+    assert set(rows(target)) == {("q", "v1")}
+
+
+def test_default_target_is_the_embedded_sqlite_file(tree, isolated_env):
+    done = run_cli("sync", cwd=isolated_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Synced ./prompts -> sqlite:///prompts.db: 3 added")
+    assert (isolated_env / "prompts.db").exists()
+    status = run_cli("status", cwd=isolated_env).stdout
+    assert "Sync target: sqlite:///prompts.db (in sync)" in status
+
+
+def test_rows_record_hash_and_commit(tree, isolated_env, pg_url):
+    subprocess.run(["git", "init", "-q"], cwd=isolated_env, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
+                   cwd=isolated_env, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=isolated_env, capture_output=True, text=True).stdout.strip()
+    sync(tree, pg_url)
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT source_commit, length(content_hash) FROM prompts")
+        assert cur.fetchall() == [(head, 64)]
+
+
+def test_postgres_notifies_changed_names(tree, pg_url):
+    sync(tree, pg_url)
+    listener = psycopg2.connect(pg_url)
+    listener.autocommit = True
+    listener.cursor().execute("LISTEN promptgear")
+    tree.create_prompt("b", "v2", "s", "u")
+    tree.create_prompt("c", "v1", "s", "u")
+    sync(tree, pg_url)
+    assert select.select([listener], [], [], 5) != ([], [], [])
+    listener.poll()
+    payloads = [n.payload for n in listener.notifies]
+    assert payloads == ["b,c"]
+    listener.close()
+
+
+def test_status_reports_drift_and_problems(tree, isolated_env):
+    run_cli("sync", cwd=isolated_env)
+    tree.create_prompt("c", "v1", "s", "u")
+    (isolated_env / "prompts" / "a" / "v7.yaml").write_text("name: a\nversion: v7\nsystem_prompt: s\nuser_prompt: u\n")
+    info = json.loads(run_cli("status", "-f", "json", cwd=isolated_env).stdout)["sync"]
+    assert (info["state"], info["to_add"], info["to_update"], info["to_delete"]) == ("out of sync", 1, 0, 0)
+    assert info["lag_seconds"] >= 0 and any("v7.yaml: not registered" in p for p in info["not_mirrored"])
