@@ -47,6 +47,16 @@ class FileCache:
             self._entries.pop(path, None)
         return value
 
+    def lookup(self, path: str, key: tuple[int, ...]) -> Any:
+        """The value stored under an explicit key (see :meth:`store`), or None."""
+        hit = self._entries.get(path)
+        return hit[1] if hit is not None and tuple(hit[0]) == key else None
+
+    def store(self, path: str, key: tuple[int, ...], value: Any) -> None:
+        """Keep a value derived from several files; the caller applies the racy rule."""
+        self._entries[path] = (key, value)  # type: ignore[assignment]
+        self._dirty = True
+
     @property
     def dirty(self) -> bool:
         return self._dirty
@@ -66,8 +76,8 @@ class FileCache:
             entries = stored["entries"] if stored.get("format") == 1 else {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return
-        for path, (size, mtime_ns, ino, value) in entries.items():
-            self._entries.setdefault(path, ((size, mtime_ns, ino), value))
+        for path, item in entries.items():
+            self._entries.setdefault(path, (tuple(item[:-1]), item[-1]))  # type: ignore[arg-type]
 
     def save(self) -> None:
         """Write the cache if it gained entries; best effort (read-only trees are fine)."""

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS prompts (
 );
 CREATE TABLE IF NOT EXISTS prompt_metadata (
     name VARCHAR(255) PRIMARY KEY,
-    next_sequence INTEGER DEFAULT 1
+    next_sequence INTEGER DEFAULT 1,
+    digest TEXT
 );
 CREATE TABLE IF NOT EXISTS prompt_labels (
     name VARCHAR(255) NOT NULL,
@@ -49,6 +50,24 @@ CREATE TABLE IF NOT EXISTS promptgear_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- sync's per-prompt digest is only trusted while no row of the prompt changed since it was set.
+CREATE OR REPLACE FUNCTION promptgear_clear_digest() RETURNS TRIGGER AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE prompt_metadata SET digest = NULL WHERE name = OLD.name AND digest IS NOT NULL;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        UPDATE prompt_metadata SET digest = NULL WHERE name = NEW.name AND digest IS NOT NULL;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS prompts_clear_digest ON prompts;
+CREATE TRIGGER prompts_clear_digest AFTER INSERT OR UPDATE OR DELETE ON prompts
+    FOR EACH ROW EXECUTE FUNCTION promptgear_clear_digest();
+DROP TRIGGER IF EXISTS prompt_labels_clear_digest ON prompt_labels;
+CREATE TRIGGER prompt_labels_clear_digest AFTER INSERT OR UPDATE OR DELETE ON prompt_labels
+    FOR EACH ROW EXECUTE FUNCTION promptgear_clear_digest();
 CREATE INDEX IF NOT EXISTS idx_prompts_name ON prompts(name);
 CREATE INDEX IF NOT EXISTS idx_prompts_name_version ON prompts(name, version);
 CREATE INDEX IF NOT EXISTS idx_prompts_created_at ON prompts(created_at);

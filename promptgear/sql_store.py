@@ -427,7 +427,8 @@ class SQLStore(BackendBase):
             self._refuse_if_mirror(cur)
             return self._import(cur, records, overwrite)
 
-    def _import(self, cur: Any, records: list[PromptRecord], overwrite: bool, source_commit: str | None = None) -> int:
+    def _import(self, cur: Any, records: list[PromptRecord], overwrite: bool, source_commit: str | None = None,
+                digests: dict[str, str] | None = None) -> int:
         """Write whole prompts in the caller's transaction (import, migrate, sync)."""
         from .sync.tree import content_hash
 
@@ -452,6 +453,9 @@ class SQLStore(BackendBase):
             metas.append((ledger.name, ledger.next_sequence))
             labels.extend((ledger.name, label, version) for label, version in ledger.labels.items())
         self._insert_many(cur, rows, metas, labels)
+        if digests:  # after every row, so the clearing triggers have already run
+            cur.executemany(self._q("UPDATE prompt_metadata SET digest = ? WHERE name = ?"),
+                            [(digests[r.name], r.name) for r in records if r.name in digests])
         return len(rows)
 
     def _existing_names(self, cur: Any, names: list[str]) -> set[str]:

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS prompts (
 );
 CREATE TABLE IF NOT EXISTS prompt_metadata (
     name TEXT PRIMARY KEY,
-    next_sequence INTEGER DEFAULT 1
+    next_sequence INTEGER DEFAULT 1,
+    digest TEXT
 );
 CREATE TABLE IF NOT EXISTS prompt_labels (
     name TEXT NOT NULL,
@@ -46,6 +47,25 @@ CREATE TABLE IF NOT EXISTS promptgear_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- sync's per-prompt digest is only trusted while no row of the prompt changed since it was set.
+CREATE TRIGGER IF NOT EXISTS prompts_digest_insert AFTER INSERT ON prompts BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS prompts_digest_update AFTER UPDATE ON prompts BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name IN (old.name, new.name) AND digest IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS prompts_digest_delete AFTER DELETE ON prompts BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name = old.name AND digest IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_insert AFTER INSERT ON prompt_labels BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_update AFTER UPDATE ON prompt_labels BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name IN (old.name, new.name) AND digest IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_delete AFTER DELETE ON prompt_labels BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name = old.name AND digest IS NOT NULL;
+END;
 CREATE INDEX IF NOT EXISTS idx_prompts_name ON prompts(name);
 CREATE INDEX IF NOT EXISTS idx_prompts_name_version ON prompts(name, version);
 CREATE INDEX IF NOT EXISTS idx_prompts_created_at ON prompts(created_at);

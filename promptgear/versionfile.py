@@ -37,10 +37,28 @@ def _yaml() -> Any:
     return yaml
 
 
+@lru_cache(maxsize=1)
+def _safe_loader() -> Any:
+    """ruamel's C safe loader, used directly: ``YAML.load`` builds a loader class and its
+    resolver tables on every call, which costs more than parsing a prompt file."""
+    try:
+        from ruamel.yaml.cyaml import CSafeLoader
+    except ImportError:  # no C extension: the pure-Python safe loader
+        return None
+    return CSafeLoader
+
+
 def load_yaml(text: str | bytes, where: str) -> Any:
     """Parse YAML with the safe loader; any failure is an IntegrityError naming ``where``."""
     try:
-        return _yaml().load(text)
+        loader_class = _safe_loader()
+        if loader_class is None:
+            return _yaml().load(text)
+        loader = loader_class(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except Exception as exc:  # ruamel raises many unrelated classes for bad input
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise IntegrityError(f"{where}: not valid YAML ({reason})") from None

@@ -254,3 +254,11 @@ def test_reads_write_nothing(tmp_path):
         store.get_prompt("p")
     assert store.list_prompts() == [] and store.list_names() == []
     assert not (tmp_path / "absent").exists()
+
+
+def test_yaml_is_loaded_safely(fs_store, tmp_path):
+    fs_store.create_prompt("p", "v1", "s", "u")
+    path = tmp_path / "prompts" / "p" / "v1.yaml"
+    path.write_text("name: p\nversion: v1\nsystem_prompt: !!python/object/apply:os.system ['echo pwned']\nuser_prompt: u\n")
+    with pytest.raises(IntegrityError, match="not valid YAML"):
+        fs_store.get_prompt("p")

@@ -60,15 +60,19 @@ def diff(tree: TreeState, mirror: MirrorState, names: Iterable[str]) -> Plan:
             plan.unchanged += len(rows)
             continue
         desired = tree.prompts.get(name)
+        if desired is not None and desired.digest == mirror.digests.get(name):
+            plan.unchanged += desired.versions
+            continue
         if desired is None:
             if rows or name in mirror.next_sequence:
                 plan.deleted += [f"{name}:{v}" for v in sorted(rows)]
                 plan.remove.append(name)
                 plan.deleting.add(name)
             continue
-        ledger = desired.ledger
+        ledger, hashes = desired.ledger, desired.hashes
+        assert ledger is not None and hashes is not None, "diff needs the full state of a prompt that differs"
         want: dict[str, RowState] = {
-            v: (desired.hashes[v], e.sequence_number, e.is_latest, e.created_at, e.updated_at)
+            v: (hashes[v], e.sequence_number, e.is_latest, e.created_at, e.updated_at)
             for v, e in ledger.versions.items()
         }
         changed = False
@@ -125,15 +129,24 @@ class Syncer:
 
     def plan(self, names: Iterable[str] | None = None, progress: Callable[[int, int], None] | None = None) -> Plan:
         """What would change, for ``names`` (everything when None)."""
-        if names is None:
-            tree = self.tree.scan(progress=progress)
-            mirror = self.target.read()
-            scope: Iterable[str] = set(tree.prompts) | tree.held | set(mirror.rows) | set(mirror.next_sequence)
-        else:
-            scope = sorted(set(names))
-            tree = self.tree.scan(scope)
-            mirror = self.target.read(list(scope))
-        return diff(tree, mirror, scope)
+        return self._plan(names, progress)[0]
+
+    def _plan(self, names: Iterable[str] | None, progress: Callable[[int, int], None] | None) -> tuple[Plan, TreeState]:
+        """Compare digests first; read files and rows in full only for prompts that differ."""
+        self.tree.forget_parsed()
+        tree = self.tree.scan(names, progress=progress)
+        digests = self.target.digests()
+        scope = set(tree.prompts) | tree.held | (set(digests) if names is None else set(names))
+        differ = sorted(n for n in scope if n not in tree.prompts or tree.prompts[n].digest != digests.get(n))
+        stale = [n for n in differ if n in tree.prompts and tree.prompts[n].ledger is None]
+        if stale:  # known only by digest: read these prompts in full
+            full = self.tree.scan(stale, full=True)
+            tree.prompts.update(full.prompts)
+            tree.held |= full.held
+            tree.problems += [p for p in full.problems if p not in tree.problems]
+        mirror = self.target.read(differ)
+        mirror.digests = digests
+        return diff(tree, mirror, scope), tree
 
     def run(
         self,
@@ -149,7 +162,7 @@ class Syncer:
         start = time.perf_counter()
         if names is None and not dry_run:
             self.target.check_ownership(self.source, self.force)
-        plan = self.plan(names, progress)
+        plan, tree = self._plan(names, progress)
         skip = defer(plan) if defer else set()
         write = [n for n in plan.write if n not in skip]
         remove = [n for n in plan.remove if n not in skip]
@@ -157,24 +170,23 @@ class Syncer:
         if not dry_run and (write or remove):
             records = []
             for name in write:
-                record = self._record(name, plan)
+                record = self._record(name, plan, tree)
                 if record is not None:
                     records.append(record)
             changed = [r.name for r in records] + remove
-            self.target.apply(self.source, records, remove, self.commit(), changed)
+            digests = {r.name: tree.prompts[r.name].digest for r in records}
+            self.target.apply(self.source, records, remove, self.commit(), changed, digests)
             applied = True
         elif not dry_run and names is None:
             self.target.mark_synced(self.source, self.commit())
         self.tree.save_index()
         return SyncResult(plan, time.perf_counter() - start, applied)
 
-    def _record(self, name: str, plan: Plan) -> PromptRecord | None:
-        """The prompt's ledger and contents read now; None if it changed under our feet."""
-        state = self.tree.scan([name])
-        desired = state.prompts.get(name)
-        if desired is None or name in state.held:
-            plan.problems += state.problems
-            return None
+    def _record(self, name: str, plan: Plan, tree: TreeState) -> PromptRecord | None:
+        """The prompt as scanned, with its contents; None if a file changed under our feet
+        (the change's own event brings it back)."""
+        desired = tree.prompts[name]
+        assert desired.ledger is not None
         try:
             contents = {v: self.tree.content(name, v) for v in desired.ledger.versions}
         except (IntegrityError, OSError) as exc:

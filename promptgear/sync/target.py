@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +25,7 @@ class MirrorState:
     rows: dict[str, dict[str, RowState]]
     labels: dict[str, dict[str, str]]
     next_sequence: dict[str, int]
+    digests: dict[str, str | None] = field(default_factory=dict)
 
 
 class Target:
@@ -63,6 +64,10 @@ class Target:
         next_sequence = dict(store._fetch(store._q("SELECT name, next_sequence FROM prompt_metadata" + where), params))
         return MirrorState(rows, labels, next_sequence)
 
+    def digests(self) -> dict[str, str | None]:
+        """Every prompt's digest as sync last wrote it (None where rows changed since)."""
+        return dict(self.store._fetch("SELECT name, digest FROM prompt_metadata"))
+
     def get_state(self) -> dict[str, str]:
         return dict(self.store._fetch("SELECT key, value FROM promptgear_state"))
 
@@ -82,7 +87,7 @@ class Target:
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self, source: str, records: list[PromptRecord], deleted: list[str], source_commit: str | None,
-              changed: list[str]) -> None:
+              changed: list[str], digests: dict[str, str] | None = None) -> None:
         """Replace the rows of ``records``' prompts, delete ``deleted`` prompts, in one transaction."""
         store = self.store
         now = datetime.now(timezone.utc).isoformat()
@@ -90,7 +95,7 @@ class Target:
             if deleted:
                 store._delete_names(cur, deleted)
             if records:
-                store._import(cur, records, overwrite=True, source_commit=source_commit)
+                store._import(cur, records, overwrite=True, source_commit=source_commit, digests=digests)
             self._set(cur, {"mirror_of": source, "last_sync_at": now, "last_error": "",
                             "last_sync_commit": source_commit or ""})
             if self.is_postgres and changed:

@@ -12,18 +12,20 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IntegrityError
-from ..filecache import FileCache
+from ..filecache import RACY_NS, FileCache
 from ..filesystem_backend import METADATA, STATE_DIR, prompt_names
 from ..ledger import Ledger
 from ..metadata import ledger_from_dict, ledger_to_dict
 from ..versionfile import parse_version
 
-INDEX_FILE = os.path.join(STATE_DIR, "cache", "sync-index.json")
+INDEX_FILE = os.path.join(STATE_DIR, "cache", "sync-files.json")  # per file: hash or parsed ledger
+DIGEST_FILE = os.path.join(STATE_DIR, "cache", "sync-prompts.json")  # per prompt: digest of all its files
 
 
 def content_hash(content: dict[str, Any]) -> str:
@@ -38,10 +40,22 @@ def content_hash(content: dict[str, Any]) -> str:
 
 @dataclass
 class PromptState:
-    """One prompt as the mirror should hold it. ``hashes`` maps version -> content hash."""
+    """One prompt as the mirror should hold it.
 
-    ledger: Ledger
-    hashes: dict[str, str]
+    ``digest`` sums up the ledger and every version's content hash. A prompt whose files
+    are unchanged since the last scan comes from the index with its digest only
+    (``ledger`` and ``hashes`` None) until :meth:`Tree.scan` is asked for it in full.
+    """
+
+    digest: str
+    versions: int
+    ledger: Ledger | None = None
+    hashes: dict[str, str] | None = None
+
+
+def prompt_digest(ledger: Ledger, hashes: dict[str, str]) -> str:
+    data = json.dumps([ledger_to_dict(ledger), hashes], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -58,39 +72,55 @@ class Tree:
     def __init__(self, prompt_dir: str, file_extension: str = ".yaml") -> None:
         self.root = os.path.abspath(prompt_dir)
         self.ext = file_extension
-        self.index = FileCache(os.path.join(self.root, INDEX_FILE))
+        self.index = FileCache(os.path.join(self.root, INDEX_FILE))  # loaded when a prompt is read in full
+        self.digests = FileCache(os.path.join(self.root, DIGEST_FILE))
+        # Contents parsed during the current scan, by path and stat key: the rows that must
+        # be written then need no second parse.
+        self._parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     def names(self) -> list[str]:
         return prompt_names(self.root)
 
-    def scan(self, names: Iterable[str] | None = None, progress: Any = None) -> TreeState:
+    def scan(self, names: Iterable[str] | None = None, progress: Any = None, full: bool = False) -> TreeState:
         """The desired state of ``names`` (all prompts when None).
 
-        A name with no folder is simply absent from the result (its rows go).
+        A name with no folder is simply absent from the result (its rows go). Unless
+        ``full``, prompts whose files did not change come as digests only.
         """
-        self.index.load()
+        self.digests.load()
         state = TreeState()
         wanted = self.names() if names is None else sorted(set(names))
         for done, name in enumerate(wanted, 1):
-            self._scan_prompt(name, state)
+            self._scan_prompt(name, state, full)
             if progress:
                 progress(done, len(wanted))
         return state
 
+    def forget_parsed(self) -> None:
+        """Drop the contents kept from earlier scans (call before planning anew)."""
+        self._parsed.clear()
+
     def save_index(self) -> None:
-        if self.index.dirty and os.path.isdir(os.path.join(self.root, STATE_DIR)):
+        if os.path.isdir(os.path.join(self.root, STATE_DIR)):
             with contextlib.suppress(OSError):
                 self.index.save()
+                self.digests.save()
 
     def content(self, name: str, version: str) -> dict[str, Any]:
-        """A version's content, read now (for rows that must be written)."""
+        """A version's content (for rows that must be written): as parsed by the scan if the
+        file is unchanged since, else read now."""
         path = os.path.join(self.root, name, version + self.ext)
+        parsed = self._parsed.get(path)
+        if parsed is not None:
+            st = os.lstat(path)
+            if (st.st_size, st.st_mtime_ns, st.st_ino) == parsed[0]:
+                return parsed[1]
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
             return parse_version(handle.read(), path, name, version)
 
     # -- one prompt ----------------------------------------------------------------------
-    def _scan_prompt(self, name: str, state: TreeState) -> None:
+    def _scan_prompt(self, name: str, state: TreeState, full: bool = False) -> None:
         folder = os.path.join(self.root, name)
         try:
             st = os.lstat(folder)
@@ -108,6 +138,16 @@ class Tree:
             n for n in entries if n.endswith(self.ext) and not n.startswith(".") and n != "latest" + self.ext
         )
         state.files += len(version_files)
+        key = self._prompt_key(entries, [METADATA, *version_files])
+        if key is not None and not full:
+            cached = self.digests.lookup(folder, key)
+            if cached is not None:  # no file of this prompt changed since it was last scanned
+                digest, versions, problems = cached
+                state.problems += problems
+                state.prompts[name] = PromptState(digest, versions)
+                return
+        problems_before = len(state.problems)
+        self.index.load()
         if meta_entry is None:
             if version_files:
                 state.held.add(name)
@@ -140,7 +180,25 @@ class Tree:
                                       else f"{path}: unreadable ({exc.strerror})")
                 return
         if ledger.versions:
-            state.prompts[name] = PromptState(ledger, hashes)
+            digest = prompt_digest(ledger, hashes)
+            state.prompts[name] = PromptState(digest, len(ledger.versions), ledger, hashes)
+            if key is not None:
+                self.digests.store(folder, key, [digest, len(ledger.versions), state.problems[problems_before:]])
+
+    def _prompt_key(self, entries: dict[str, os.DirEntry[str]], files: list[str]) -> tuple[int, ...] | None:
+        """A key that changes when any of ``files`` changes; None while one is too fresh to trust."""
+        now = time.time_ns()
+        parts = []
+        for file_name in files:
+            entry = entries.get(file_name)
+            if entry is None:
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if now - st.st_mtime_ns <= RACY_NS:
+                return None
+            parts.append(f"{file_name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+        digest = hashlib.sha1("|".join(parts).encode()).digest()
+        return (len(parts), int.from_bytes(digest[:8], "big"))
 
     def _ledger(self, name: str, entry: os.DirEntry[str]) -> Ledger:
         st = entry.stat(follow_symlinks=False)
@@ -167,7 +225,9 @@ class Tree:
         def load(path: str) -> str:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as handle:
-                return content_hash(parse_version(handle.read(), path, name, version))
+                content = parse_version(handle.read(), path, name, version)
+            self._parsed[path] = ((st.st_size, st.st_mtime_ns, st.st_ino), content)
+            return content_hash(content)
 
         value: str = self.index.get(entry.path, st, load)
         return value
