@@ -98,4 +98,4 @@ def main() -> None:
     cli(prog_name="promptgear")
 
 
-from . import admin_commands, prompt_commands, sync_commands  # noqa: E402,F401  (registers the commands)
+from . import admin_commands, git_commands, prompt_commands, sync_commands  # noqa: E402,F401  (registers the commands)

@@ -1,0 +1,60 @@
+"""What the git commands do, as library functions the CLI calls."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..config import Config
+from .checks import Problem, check_tree
+from .snapshot import GitTree, WorkingTree, open_repo, prompt_rel
+
+
+def policy_of(config: Config) -> dict[str, Any]:
+    return {"immutable_versions": config.immutable_versions, "protected_labels": config.protected_labels}
+
+
+def names_for_paths(prompt_dir: str, paths: list[str]) -> list[str] | None:
+    """Prompt names the given paths touch; None means every prompt."""
+    root = os.path.abspath(prompt_dir)
+    names = set()
+    for path in paths:
+        rel = os.path.relpath(os.path.abspath(path), root)
+        if rel == ".":
+            return None
+        if rel.startswith(".."):
+            continue
+        names.add(rel.split(os.sep)[0])
+    return sorted(names)
+
+
+def check_working_tree(config: Config, paths: list[str]) -> list[Problem]:
+    names = names_for_paths(config.prompt_dir, paths) if paths else None
+    return check_tree(WorkingTree(config.prompt_dir), names)
+
+
+def check_staged(config: Config, all_prompts: bool = False) -> list[Problem]:
+    """Judge what the commit will contain: the git index, only the prompts it touches."""
+    repo = open_repo(config.prompt_dir)
+    rel = prompt_rel(repo, config.prompt_dir)
+    names: list[str] | None = None
+    if not all_prompts:
+        changed = repo.git.diff("--cached", "--name-only", "-z", "--no-renames", "--", rel if rel != "." else ".")
+        prefix = "" if rel == "." else rel + "/"
+        names = sorted({p[len(prefix):].split("/")[0] for p in changed.split("\0") if p and p.startswith(prefix)})
+        conflicted = repo.git.ls_files("-u", "--", rel)
+        names = sorted(set(names) | {line.split("\t", 1)[1][len(prefix):].split("/")[0] for line in conflicted.splitlines()})
+        if not names:
+            return []
+    snapshot = GitTree(repo, rel, None, names)
+    problems = [Problem(f"{snapshot.label}/{path}", "unresolved merge conflict (run 'promptgear fix', then git add)")
+                for path in sorted(snapshot.conflicted)]
+    policy = policy_of(config)
+    before = None
+    if any(policy.values()):
+        try:
+            repo.head.commit
+            before = GitTree(repo, rel, "HEAD", names)
+        except ValueError:
+            before = None  # the first commit: nothing was published before it
+    return problems + check_tree(snapshot, names, policy, before)
