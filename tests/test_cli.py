@@ -32,10 +32,15 @@ def test_every_command_has_help_with_an_example(run):
     names = sorted(cli.commands)
     assert {"create", "get", "list", "versions", "delete", "status", "search", "init", "update", "promote",
             "render", "diff", "export", "import", "migrate", "label", "unlabel"} <= set(names)
-    for name in names:
-        result = run(name, "--help")
+    import click
+
+    commands = [[name] for name in names]
+    commands += [[name, sub] for name in names if isinstance(cli.commands[name], click.Group)
+                 for sub in cli.commands[name].commands]
+    for words in commands:
+        result = run(*words, "--help")
         assert result.exit_code == 0
-        assert "Example:" in result.output and f"promptgear {name}" in result.output, name
+        assert "Example:" in result.output and f"promptgear {' '.join(words)}" in result.output, words
 
 
 def test_version_flag(run):

@@ -115,8 +115,8 @@ def merge_metadata(base: str, ours: str, theirs: str) -> None:
     """Git merge driver for .metadata.json: writes the merge into OURS (exit 1 on a real conflict).
 
     \b
-    Example (set up by 'promptgear hooks install'):
-      promptgear merge-metadata %O %A %B
+    Example:
+      promptgear merge-metadata %O %A %B    (what 'promptgear hooks install' registers with git)
     """
     import os
 
