@@ -244,3 +244,32 @@ def test_check_json_and_working_tree_paths(repo):
     assert result.returncode == 1
     assert json.loads(result.stdout) == [{"path": "prompts/other/v1.yaml",
                                           "message": "name 'wrong' does not match its folder 'other' (fix the file)"}]
+
+
+def test_history_get_ref_log_and_diff_at_revisions(repo):
+    store = FilesystemBackend(str(repo / "prompts"))
+    store.update_prompt("chat", "v2", system_prompt="You are the kindest.")
+    store.create_prompt("chat", "v3", "third", "u")
+    assert commit(repo, "edit v2, add v3").returncode == 0
+    old = run_cli("get", "chat", "--ref", "HEAD~1", "-f", "json", cwd=repo)
+    assert old.returncode == 0, old.stderr
+    assert json.loads(old.stdout)["version"] == "v2" and json.loads(old.stdout)["system_prompt"] == "You are kinder."
+    assert json.loads(run_cli("get", "chat", "v3", "--ref", "HEAD", "-f", "json", cwd=repo).stdout)["user_prompt"] == "u"
+    missing = run_cli("get", "chat", "v3", "--ref", "HEAD~1", cwd=repo)
+    assert (missing.returncode, missing.stderr) == (1, "Error: prompt chat:v3 not found at HEAD~1\n")
+    assert run_cli("get", "chat", "--ref", "nope", cwd=repo).stderr == "Error: unknown git revision 'nope'\n"
+    lines = run_cli("log", "chat", cwd=repo).stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("Tester  edit v2, add v3  (added v3; changed v2)")
+    assert lines[1].endswith("Tester  prompts  (added v1, v2)")
+    diff = run_cli("diff", "chat", "v2@HEAD~1", "v2", cwd=repo).stdout.splitlines()
+    assert diff[:2] == ["--- chat:v2@HEAD~1", "+++ chat:v2"]
+    assert "-You are kinder." in diff and "+You are the kindest." in diff
+    from promptgear import PromptManager
+    from promptgear.hooks.history import GitRevisionStore
+
+    with PromptManager(backend=GitRevisionStore(str(repo / "prompts"), "HEAD~1")) as pm:
+        assert pm.list_versions("chat") == ["v1", "v2"] and pm.list_names() == ["chat", "other"]
+        with pytest.raises(Exception, match="read-only"):
+            pm.create_prompt("chat", "v9", "s", "u")
+    assert git(repo, "status", "--porcelain").stdout == ""  # the working tree was not touched

@@ -88,6 +88,16 @@ def _crash_trial(url: str, seed: int) -> None:
         assert not unexpected
         if history:
             assert sum(t.is_latest for t in history.values()) == 1
+        # Whatever instant the kill hit, fix leaves a tree that passes every check, losing nothing.
+        from promptgear.hooks.checks import check_tree
+        from promptgear.hooks.fix import fix_prompt
+        from promptgear.hooks.snapshot import WorkingTree
+
+        fix_prompt(store, name)
+        assert check_tree(WorkingTree(url), [name]) == []
+        repaired = {t.version: t.system_prompt for t in store.history(name)} if store.list_versions(name) else {}
+        for version, text in acked.items():
+            assert repaired[version] in {text, in_flight[2] if in_flight and in_flight[1] == version else text}
     finally:
         store.close()
 

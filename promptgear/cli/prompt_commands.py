@@ -64,18 +64,35 @@ def create(app: Any, name: str, version: str | None, system: str | None, system_
 @click.argument("version", required=False, shell_complete=complete_versions)
 @click.option("-v", "--version", "version_option", metavar="VERSION", help="Version (same as the VERSION argument).")
 @click.option("-l", "--label", help="The version a label points at, e.g. production.")
+@click.option("--ref", metavar="REV", help="Read the prompt as it was at a git revision (branch, tag, sha).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["yaml", "json", "table", "text"]), default="yaml", show_default=True)
 @pass_app
-def get(app: Any, name: str, version: str | None, version_option: str | None, label: str | None, fmt: str) -> None:
+def get(app: Any, name: str, version: str | None, version_option: str | None, label: str | None, ref: str | None,
+        fmt: str) -> None:
     """Show a version of a prompt (the latest unless a version or label is given).
 
     \b
     Example:
       promptgear get support v2 --format json
+      promptgear get support --ref HEAD~1
     """
     if version and version_option and version != version_option:
         raise click.UsageError(f"two different versions given: {version} and {version_option}")
-    echo_template(app.manager.get_prompt(name, version or version_option, label=label), fmt)
+    store = revision_store(app, ref) if ref else app.manager.backend
+    echo_template(store.get_prompt(name, version or version_option, label=label), fmt)
+
+
+def revision_store(app: Any, ref: str) -> Any:
+    from ..hooks.history import GitRevisionStore
+
+    return GitRevisionStore(app.config.prompt_dir, ref, app.config.file_extension)
+
+
+def version_at(app: Any, name: str, spec: str) -> Any:
+    """``VERSION`` from the store, or ``VERSION@REV`` from git history."""
+    version, _, ref = spec.partition("@")
+    store = revision_store(app, ref) if ref else app.manager.backend
+    return store.get_prompt(name, version or None), (f"{name}:{version}@{ref}" if ref else f"{name}:{version}")
 
 
 @cli.command("list")
@@ -209,15 +226,19 @@ def render(app: Any, name: str, version: str | None, label: str | None, pairs: t
 def diff(app: Any, name: str, old: str, new: str) -> None:
     """Show what changed between two versions (a unified diff of every field).
 
+    OLD and NEW are VERSION, or VERSION@REV for a version as a git revision held it.
+
     \b
     Example:
       promptgear diff support v1 v2
+      promptgear diff support v2@main v2
     """
     from ..compare import diff_templates
 
-    text = diff_templates(app.manager.get_prompt(name, old), app.manager.get_prompt(name, new))
+    (before, before_label), (after, after_label) = version_at(app, name, old), version_at(app, name, new)
+    text = diff_templates(before, after, before_label, after_label)
     if not text:
-        click.echo(f"{name}:{old} and {name}:{new} hold the same content")
+        click.echo(f"{before_label} and {after_label} hold the same content")
         return
     color = use_color()
     for line in text.split("\n"):
@@ -269,3 +290,30 @@ def unlabel(app: Any, name: str, label: str) -> None:
     """
     version = app.manager.remove_label(name, label)
     click.echo(f"Removed {name}:{label} (was {version})")
+
+
+@cli.command()
+@click.argument("name", shell_complete=complete_names)
+@click.option("-n", "--limit", type=click.IntRange(min=1), help="At most this many commits.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_app
+def log(app: Any, name: str, limit: int | None, fmt: str) -> None:
+    """List the git commits that touched a prompt, newest first.
+
+    \b
+    Example:
+      promptgear log support -n 10
+    """
+    from dataclasses import asdict
+
+    from ..hooks.history import prompt_log
+
+    entries = prompt_log(app.config.prompt_dir, name, app.config.file_extension, limit)
+    if fmt == "json":
+        echo_json([asdict(e) for e in entries])
+        return
+    for e in entries:
+        parts = [f"added {', '.join(e.added)}" if e.added else "", f"changed {', '.join(e.changed)}" if e.changed else "",
+                 f"removed {', '.join(e.removed)}" if e.removed else ""]
+        what = "; ".join(p for p in parts if p)
+        click.echo(f"{e.sha[:10]}  {e.date[:19].replace('T', ' ')}  {e.author}  {e.subject}" + (f"  ({what})" if what else ""))
