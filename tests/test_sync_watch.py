@@ -218,3 +218,24 @@ def test_git_checkout_of_a_thousand_files(spawn, isolated_env, tmp_path):
     subprocess.run(["git", "checkout", "-q", "other"], cwd=isolated_env, check=True)
     converged(tree, target, timeout=30)
     assert system_of(target, "p100", "v3") == "other 100 v3"
+
+
+QUEUE_LIMIT = "/proc/sys/fs/inotify/max_queued_events"
+
+
+def test_inotify_overflow_triggers_a_rescan(spawn, tree, isolated_env, tmp_path):
+    """With a tiny kernel queue (set only while the daemon starts), a burst overflows it."""
+    try:
+        original = open(QUEUE_LIMIT).read()
+        open(QUEUE_LIMIT, "w").write("16\n")
+    except OSError:
+        pytest.skip("cannot lower the inotify queue limit here (needs root)")
+    target = f"sqlite:///{tmp_path / 'prompts.db'}"
+    try:
+        d = spawn(target)
+    finally:
+        open(QUEUE_LIMIT, "w").write(original)
+    for i in range(60):
+        tree.create_prompt(f"burst{i}", "v1", f"burst {i}", "u")
+    converged(tree, target, timeout=30)
+    assert "overflow" in d.output().lower()

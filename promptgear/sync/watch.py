@@ -128,8 +128,14 @@ class Daemon:
                     self._full = True
 
     def _observe(self) -> Any:
+        from watchdog import events
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
+
+        # Only events that change content. Opens and read-only closes would flood the
+        # inotify queue whenever anything (this daemon's own scans included) reads the tree.
+        wanted = [events.FileCreatedEvent, events.DirCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent,
+                  events.DirMovedEvent, events.FileDeletedEvent, events.DirDeletedEvent, events.FileClosedEvent]
 
         daemon = self
 
@@ -146,7 +152,7 @@ class Daemon:
 
         os.makedirs(self.root, exist_ok=True)
         observer = Observer()
-        observer.schedule(Handler(), self.root, recursive=True)
+        observer.schedule(Handler(), self.root, recursive=True, event_filter=wanted)
         observer.start()
         return observer
 
