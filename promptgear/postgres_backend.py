@@ -241,6 +241,11 @@ class PostgresBackend(SQLStore):
         assert last is not None
         raise self._unavailable(last)
 
+    def _changed(self, cur: Any, names: list[str]) -> None:
+        from .sync.target import notify
+
+        notify(cur, names)
+
     def _lock_name(self, cur: Any, name: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("promptgear:" + name,))
 

@@ -85,6 +85,10 @@ class SQLStore(BackendBase):
             self._lock_name(cur, name)
             self._refuse_if_mirror(cur)
             yield cur
+            self._changed(cur, [name])
+
+    def _changed(self, cur: Any, names: list[str]) -> None:
+        """Tell other readers these prompts changed (PostgreSQL: NOTIFY promptgear)."""
 
     def _fetch(self, sql: str, params: tuple[Any, ...] = (), one: bool = False, key: str | None = None) -> Any:
         """Run one read statement; a dialect may retry it on a fresh connection.
@@ -425,7 +429,9 @@ class SQLStore(BackendBase):
         records = checked_records(records)
         with self._connect(write=True) as cur:
             self._refuse_if_mirror(cur)
-            return self._import(cur, records, overwrite)
+            count = self._import(cur, records, overwrite)
+            self._changed(cur, [r.name for r in records])
+            return count
 
     def _import(self, cur: Any, records: list[PromptRecord], overwrite: bool, source_commit: str | None = None,
                 digests: dict[str, str] | None = None) -> int:

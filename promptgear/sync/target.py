@@ -99,7 +99,7 @@ class Target:
             self._set(cur, {"mirror_of": source, "last_sync_at": now, "last_error": "",
                             "last_sync_commit": source_commit or ""})
             if self.is_postgres and changed:
-                self._notify(cur, changed)
+                notify(cur, changed)
 
     def record_error(self, message: str) -> None:
         with contextlib.suppress(Exception), self.store._connect(write=True) as cur:
@@ -116,19 +116,6 @@ class Target:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
         )
         cur.executemany(q, list(values.items()))
-
-    def _notify(self, cur: Any, names: list[str]) -> None:
-        """NOTIFY promptgear with the changed names, comma-separated, in payloads under 8000 bytes."""
-        chunk: list[str] = []
-        size = 0
-        for name in sorted(names):
-            if size + len(name) + 1 > 7000:
-                cur.execute("SELECT pg_notify('promptgear', %s)", (",".join(chunk),))
-                chunk, size = [], 0
-            chunk.append(name)
-            size += len(name) + 1
-        if chunk:
-            cur.execute("SELECT pg_notify('promptgear', %s)", (",".join(chunk),))
 
     # -- one writer per target -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -202,3 +189,20 @@ class Target:
             yield lambda: True  # a lock file held by this process cannot be lost
         finally:
             lock.release()
+
+
+def notify(cur: Any, names: list[str]) -> None:
+    """NOTIFY promptgear with the changed names, comma-separated, in payloads under 8000 bytes.
+
+    Delivered when the transaction commits, so listeners never see a change before it is there.
+    """
+    chunk: list[str] = []
+    size = 0
+    for name in sorted(set(names)):
+        if size + len(name) + 1 > 7000:
+            cur.execute("SELECT pg_notify('promptgear', %s)", (",".join(chunk),))
+            chunk, size = [], 0
+        chunk.append(name)
+        size += len(name) + 1
+    if chunk:
+        cur.execute("SELECT pg_notify('promptgear', %s)", (",".join(chunk),))
