@@ -19,7 +19,12 @@ def test_readme_python_runs(isolated_env):
 
 
 def test_readme_commands_exist():
-    named = set(re.findall(r"`(?:promptgear )?([a-z]+)(?: [^`]*)?`", README.split("| command |")[1].split("\n\n")[0]))
+    table = README.split("| command |")[1].split("\n\n")[0]
+    first_column = " ".join(line.split("|")[1] for line in table.splitlines()[2:] if line.startswith("|"))
+    named = set(re.findall(r"`(?:promptgear )?([a-z-]+)(?: [^`]*)?`", first_column))
     assert named and named <= set(cli.commands), named - set(cli.commands)
-    for command in re.findall(r"^\$ promptgear ([a-z]+)", README, re.M):
-        assert command in cli.commands
+    shell = "\n".join(re.findall(r"```(?:bash|console)\n(.*?)```", README, re.S))
+    used = re.findall(r"(?:^|\$ |&& |/bin/)promptgear ([a-z-]+)", shell, re.M)
+    assert len(used) > 10
+    for command in used:
+        assert command in cli.commands, command
