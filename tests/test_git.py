@@ -273,3 +273,24 @@ def test_history_get_ref_log_and_diff_at_revisions(repo):
         with pytest.raises(Exception, match="read-only"):
             pm.create_prompt("chat", "v9", "s", "u")
     assert git(repo, "status", "--porcelain").stdout == ""  # the working tree was not touched
+
+
+def test_pre_commit_framework_runs_the_check(isolated_env):
+    """The real pre-commit framework installs promptgear from this repository and runs its hook."""
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.exists(os.path.join(project, ".git")):
+        pytest.skip("needs the promptgear git checkout")
+    git(isolated_env, "init", "-q", "-b", "main")
+    store = FilesystemBackend(str(isolated_env / "prompts"))
+    store.create_prompt("chat", "v1", "s", "u")
+    (isolated_env / ".gitignore").write_text(".promptgear/\n")
+    git(isolated_env, "add", "-A")
+    pre_commit = [sys.executable, "-m", "pre_commit", "try-repo", project, "promptgear-check"]
+    good = subprocess.run(pre_commit, cwd=isolated_env, capture_output=True, text=True, timeout=600)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "promptgear check" in good.stdout and "Passed" in good.stdout
+    (isolated_env / "prompts/chat/v1.yaml").write_text("name: other\nversion: v1\nsystem_prompt: s\nuser_prompt: u\n")
+    git(isolated_env, "add", "-A")
+    bad = subprocess.run(pre_commit, cwd=isolated_env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and "Failed" in bad.stdout
+    assert "prompts/chat/v1.yaml: name 'other' does not match its folder 'chat'" in bad.stdout
