@@ -79,7 +79,7 @@ def wait_for(check, timeout: float = 10.0) -> float:
     return time.perf_counter() - start
 
 
-def latency(cwd: str, root: str, url: str, saves: int = 200) -> tuple[list[float], float]:
+def latency(cwd: str, root: str, url: str, victim: str, saves: int = 200) -> tuple[list[float], float]:
     env = {**os.environ, "PROMPT_GEAR_PROMPT_DIR": root}
     daemon = subprocess.Popen([sys.executable, "-m", "promptgear", "sync", "--watch", "--to", url], cwd=cwd, env=env,
                               stderr=subprocess.PIPE, text=True)
@@ -100,8 +100,8 @@ def latency(cwd: str, root: str, url: str, saves: int = 200) -> tuple[list[float
         time.sleep(0.01)
     store = FilesystemBackend(root)
     start = time.perf_counter()
-    store.delete_prompt("p00043", "v1")
-    delete_s = (time.perf_counter() - start) + wait_for(lambda: reader.system("p00043", "v1") is None)
+    store.delete_prompt(victim, "v1")
+    delete_s = (time.perf_counter() - start) + wait_for(lambda: reader.system(victim, "v1") is None)
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=20)
     return samples, delete_s
@@ -165,7 +165,7 @@ def main() -> None:
         initial, out = whole_process_sync(cwd, url)
         print(kind, out, flush=True)
         restarts = [whole_process_sync(cwd, url)[0] for _ in range(5)]
-        samples, delete_s = latency(cwd, root, url)
+        samples, delete_s = latency(cwd, root, url, "p00043" if kind == "sqlite" else "p00044")
         samples.sort()
         rows += [
             (f"{kind}: initial reconcile {args.prompts} x 3 (whole process)", initial, "s", 5 if kind == "sqlite" else 10),
@@ -174,6 +174,7 @@ def main() -> None:
             (f"{kind}: save -> row visible p99 (200 saves)", samples[int(len(samples) * 0.99) - 1], "ms", 100),
             (f"{kind}: delete -> row gone", delete_s, "s", 1),
         ]
+        print(rows[-5:], flush=True)
     git_dir = tempfile.mkdtemp(prefix="pg-bench-git-")
     rows.append(("git checkout changing 1,000 files -> database equal (sqlite)",
                  checkout(git_dir, f"sqlite:///{git_dir}/m.db"), "s", 2))

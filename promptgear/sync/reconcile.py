@@ -134,9 +134,10 @@ class Syncer:
     def _plan(self, names: Iterable[str] | None, progress: Callable[[int, int], None] | None) -> tuple[Plan, TreeState]:
         """Compare digests first; read files and rows in full only for prompts that differ."""
         self.tree.forget_parsed()
-        tree = self.tree.scan(names, progress=progress)
-        digests = self.target.digests()
-        scope = set(tree.prompts) | tree.held | (set(digests) if names is None else set(names))
+        scoped = None if names is None else sorted(set(names))
+        tree = self.tree.scan(scoped, progress=progress)
+        digests = self.target.digests(scoped)
+        scope = set(tree.prompts) | tree.held | (set(digests) if scoped is None else set(scoped))
         differ = sorted(n for n in scope if n not in tree.prompts or tree.prompts[n].digest != digests.get(n))
         stale = [n for n in differ if n in tree.prompts and tree.prompts[n].ledger is None]
         if stale:  # known only by digest: read these prompts in full
@@ -154,10 +155,12 @@ class Syncer:
         dry_run: bool = False,
         defer: Callable[[Plan], set[str]] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        save_index: bool = True,
     ) -> SyncResult:
         """Plan and (unless ``dry_run``) apply in one transaction.
 
         ``defer(plan)`` may name prompts to leave alone this time (deletes in a grace period).
+        ``save_index=False`` leaves writing the stat index to the caller (the daemon batches it).
         """
         start = time.perf_counter()
         if names is None and not dry_run:
@@ -179,7 +182,8 @@ class Syncer:
             applied = True
         elif not dry_run and names is None:
             self.target.mark_synced(self.source, self.commit())
-        self.tree.save_index()
+        if save_index:
+            self.tree.save_index()
         return SyncResult(plan, time.perf_counter() - start, applied)
 
     def _record(self, name: str, plan: Plan, tree: TreeState) -> PromptRecord | None:

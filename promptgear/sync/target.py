@@ -64,9 +64,16 @@ class Target:
         next_sequence = dict(store._fetch(store._q("SELECT name, next_sequence FROM prompt_metadata" + where), params))
         return MirrorState(rows, labels, next_sequence)
 
-    def digests(self) -> dict[str, str | None]:
-        """Every prompt's digest as sync last wrote it (None where rows changed since)."""
-        return dict(self.store._fetch("SELECT name, digest FROM prompt_metadata"))
+    def digests(self, names: list[str] | None = None) -> dict[str, str | None]:
+        """The prompts' digests as sync last wrote them (None where rows changed since)."""
+        if names is None:
+            return dict(self.store._fetch("SELECT name, digest FROM prompt_metadata"))
+        found: dict[str, str | None] = {}
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            found.update(self.store._fetch(self.store._q(
+                f"SELECT name, digest FROM prompt_metadata WHERE name IN ({', '.join('?' * len(chunk))})"), tuple(chunk)))
+        return found
 
     def get_state(self) -> dict[str, str]:
         return dict(self.store._fetch("SELECT key, value FROM promptgear_state"))

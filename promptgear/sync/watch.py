@@ -62,6 +62,7 @@ class Daemon:
         self._pending_deletes: dict[str, float] = {}  # name -> when the delete was first seen
         self._full = True  # the first pass is a full reconcile
         self._started = False
+        self._index_saved = 0.0
         self._stop = False
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -118,6 +119,7 @@ class Daemon:
                     if ready:
                         ready()
                     self._loop(held)
+                    self._save_index(now=True)
                 finally:
                     logging.getLogger("watchdog").removeHandler(overflow)
                     observer.stop()
@@ -216,11 +218,11 @@ class Daemon:
                 if full:
                     # The first pass mirrors a tree at rest; later ones may race an editor, so
                     # their deletes wait out the grace period like any other.
-                    result = self.syncer.run(None, defer=self._defer if self._started else None)
+                    result = self.syncer.run(None, defer=self._defer if self._started else None, save_index=False)
                     self._started = True
                     self._next_full = time.monotonic() + self.full_interval
                 else:
-                    result = self.syncer.run(names, defer=self._defer)
+                    result = self.syncer.run(names, defer=self._defer, save_index=False)
             except (BackendUnavailableError, OSError) as exc:
                 self._failed(full, names, exc)
                 continue
@@ -229,6 +231,7 @@ class Daemon:
                 self._failed(full, names, exc)
                 continue
             self._backoff = 0.0
+            self._save_index(full)
             plan = result.plan
             for problem in plan.problems:
                 log.warning("not mirrored: %s", problem)
@@ -238,6 +241,13 @@ class Daemon:
                 log.info("%s %s: %d added, %d updated, %d deleted in %.1f ms",
                          "full reconcile" if full else "synced", ", ".join(touched[:10]) or "-",
                          len(plan.added), len(plan.updated), len(plan.deleted), latency)
+
+    def _save_index(self, now: bool = False) -> None:
+        """The stat index is megabytes on a large tree: write it after a full pass, else at
+        most every 30 s (a restart without it only reads more files, it loses nothing)."""
+        if now or time.monotonic() - self._index_saved > 30:
+            self.syncer.tree.save_index()
+            self._index_saved = time.monotonic()
 
     def _failed(self, full: bool, names: list[str], exc: Exception) -> None:
         """Keep the work, try again later with backoff; never lose a dirty name."""
