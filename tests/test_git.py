@@ -294,3 +294,19 @@ def test_pre_commit_framework_runs_the_check(isolated_env):
     bad = subprocess.run(pre_commit, cwd=isolated_env, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1 and "Failed" in bad.stdout
     assert "prompts/chat/v1.yaml: name 'other' does not match its folder 'chat'" in bad.stdout
+
+
+def test_the_verdict_cache_never_hides_a_change(repo):
+    path = repo / "prompts/chat/v1.yaml"
+    good = path.read_text()
+    bad = good.replace("name: chat", "name: chaT")  # same size, same folder, same tick
+    for _ in range(2):  # the second round answers from the cache where it may
+        assert run_cli("check", cwd=repo).returncode == 0
+        path.write_text(bad)
+        assert run_cli("check", cwd=repo).returncode == 1
+        git(repo, "add", "-A")
+        assert run_cli("check", "--staged", cwd=repo).returncode == 1
+        path.write_text(good)
+        git(repo, "add", "-A")
+        assert run_cli("check", "--staged", cwd=repo).returncode == 0
+    assert (repo / "prompts/.promptgear/cache/check.json").exists()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import IntegrityError, ValidationError
+from ..filecache import FileCache
 from ..metadata import ledger_from_dict
 from ..names import validate_name, validate_version
 from ..versionfile import check_content, load_yaml
@@ -34,23 +35,43 @@ class Problem:
 
 
 def check_tree(snapshot: Snapshot, names: list[str] | None = None, policy: dict[str, Any] | None = None,
-               before: Snapshot | None = None) -> list[Problem]:
+               before: Snapshot | None = None, cache: FileCache | None = None) -> list[Problem]:
     """Check ``names`` (every prompt folder when None) of ``snapshot``.
 
     ``before`` (the HEAD commit) enables the policies: ``immutable_versions`` rejects a
     changed version that exists there; ``protected_labels`` rejects moving a protected
-    label onto a version created in the same change.
+    label onto a version created in the same change. ``cache`` remembers each version
+    file's verdict by content identity (blob id, or stat key), so unchanged files are
+    not parsed again.
     """
     problems: list[Problem] = []
     all_names = snapshot.names()
     for name in sorted(set(all_names if names is None else names)):
-        problems += check_prompt(snapshot, name, policy or {}, before)
+        problems += check_prompt(snapshot, name, policy or {}, before, cache)
     return problems
 
 
-def check_prompt(snapshot: Snapshot, name: str, policy: dict[str, Any], before: Snapshot | None) -> list[Problem]:
+def _verdict(snapshot: Snapshot, entry: Entry, path: str, name: str, version: str, cache: FileCache | None) -> str:
+    """"" if the version file is valid, else what is wrong; cached by content identity."""
+    key = snapshot.cache_key(entry) if cache is not None else None
+    if key is not None:
+        hit = cache.lookup(path, key)  # type: ignore[union-attr]
+        if hit is not None:
+            return str(hit)
+    try:
+        check_content(load_yaml(snapshot.read(entry), path), path, name, version)
+        verdict = ""
+    except IntegrityError as exc:
+        verdict = str(exc).split(": ", 1)[1] + " (fix the file)"
+    if key is not None:
+        cache.store(path, key, verdict)  # type: ignore[union-attr]
+    return verdict
+
+
+def check_prompt(snapshot: Snapshot, name: str, policy: dict[str, Any], before: Snapshot | None,
+                 cache: FileCache | None = None) -> list[Problem]:
     folder = posixpath.join(snapshot.label, name)
-    kind = snapshot.kind(name)  # type: ignore[attr-defined]
+    kind = snapshot.kind(name)
     if kind is None:
         return []
     if kind == "symlink":
@@ -63,8 +84,9 @@ def check_prompt(snapshot: Snapshot, name: str, policy: dict[str, Any], before: 
     except ValidationError as exc:
         problems.append(Problem(folder, f"{exc} (rename the folder)"))
         return problems
+    snapshot.prefetch(name)
     entries = snapshot.entries(name)
-    versions: dict[str, dict[str, Any]] = {}
+    versions: set[str] = set()
     for file_name, entry in sorted(entries.items()):
         path = posixpath.join(folder, file_name)
         if file_name in LATEST or file_name == METADATA:
@@ -83,11 +105,11 @@ def check_prompt(snapshot: Snapshot, name: str, policy: dict[str, Any], before: 
         except ValidationError as exc:
             problems.append(Problem(path, f"{exc} (rename the file)"))
             continue
-        try:
-            data = load_yaml(snapshot.read(entry), path)
-            versions[version] = check_content(data, path, name, version)
-        except IntegrityError as exc:
-            problems.append(Problem(path, str(exc).split(": ", 1)[1] + " (fix the file)"))
+        verdict = _verdict(snapshot, entry, path, name, version, cache)
+        if verdict:
+            problems.append(Problem(path, verdict))
+        else:
+            versions.add(version)
     problems += _check_metadata(snapshot, name, folder, entries, versions)
     if before is not None and policy:
         problems += _check_policy(snapshot, before, name, folder, versions, policy)
@@ -113,7 +135,7 @@ def _ledger(snapshot: Snapshot, name: str, folder: str, entries: dict[str, Entry
 
 
 def _check_metadata(snapshot: Snapshot, name: str, folder: str, entries: dict[str, Entry],
-                    versions: dict[str, dict[str, Any]]) -> list[Problem]:
+                    versions: set[str]) -> list[Problem]:
     ledger, problem = _ledger(snapshot, name, folder, entries)
     if problem is not None:
         return [problem]
@@ -172,12 +194,15 @@ def _check_latest_link(snapshot: Snapshot, name: str, folder: str, entries: dict
     return []
 
 
-def _check_policy(snapshot: Snapshot, before: Snapshot, name: str, folder: str, versions: dict[str, dict[str, Any]],
+def _check_policy(snapshot: Snapshot, before: Snapshot, name: str, folder: str, versions: set[str],
                   policy: dict[str, Any]) -> list[Problem]:
     problems = []
     old_entries = before.entries(name)
+    entries = snapshot.entries(name)
     if policy.get("immutable_versions"):
-        for version, content in sorted(versions.items()):
+        for version in sorted(versions):
+            ext_now = ".yml" if version + ".yml" in entries else ".yaml"
+            content = check_content(load_yaml(snapshot.read(entries[version + ext_now]), version), version)
             for ext in EXTENSIONS:
                 old = old_entries.get(version + ext)
                 if old is None:

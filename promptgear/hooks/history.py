@@ -14,7 +14,7 @@ from ..names import validate_name
 from ..store import BackendBase, PromptRecord, make_template
 from ..template import PromptTemplate
 from ..versionfile import parse_version
-from .snapshot import GitTree, open_repo, prompt_rel
+from .snapshot import GitCli, GitTree, open_repo, prompt_rel
 
 
 class GitRevisionStore(BackendBase):
@@ -37,7 +37,7 @@ class GitRevisionStore(BackendBase):
         except (git.BadName, ValueError):
             raise ValidationError(f"unknown git revision {rev!r}") from None
         self.shown = rev
-        self.tree = GitTree(self.repo, self.rel, self.rev)
+        self.tree = GitTree(GitCli(str(self.repo.working_tree_dir)), self.rel, self.rev)
 
     def describe(self) -> str:
         return f"{self.rel}@{self.shown}"

@@ -6,8 +6,9 @@ import os
 from typing import Any
 
 from ..config import Config
+from ..filecache import FileCache
 from .checks import Problem, check_tree
-from .snapshot import GitTree, WorkingTree, open_repo, prompt_rel
+from .snapshot import GitCli, GitTree, WorkingTree, git_root, prompt_rel
 
 
 def policy_of(config: Config) -> dict[str, Any]:
@@ -28,33 +29,48 @@ def names_for_paths(prompt_dir: str, paths: list[str]) -> list[str] | None:
     return sorted(names)
 
 
+def verdict_cache(config: Config) -> FileCache:
+    """Verdicts on version files, kept in the prompt folder's local state between runs."""
+    return FileCache(os.path.join(config.prompt_dir, ".promptgear", "cache", "check.json"))
+
+
+def _checked(config: Config, run: Any) -> list[Problem]:
+    cache = verdict_cache(config)
+    cache.load()
+    problems: list[Problem] = run(cache)
+    if os.path.isdir(os.path.join(config.prompt_dir, ".promptgear")):
+        cache.save()
+    return problems
+
+
 def check_working_tree(config: Config, paths: list[str]) -> list[Problem]:
     names = names_for_paths(config.prompt_dir, paths) if paths else None
-    return check_tree(WorkingTree(config.prompt_dir), names)
+    return _checked(config, lambda cache: check_tree(WorkingTree(config.prompt_dir), names, cache=cache))
 
 
 def check_staged(config: Config, all_prompts: bool = False) -> list[Problem]:
     """Judge what the commit will contain: the git index, only the prompts it touches."""
-    repo = open_repo(config.prompt_dir)
-    rel = prompt_rel(repo, config.prompt_dir)
+    root = git_root(config.prompt_dir)
+    git = GitCli(root)
+    rel = prompt_rel(root, config.prompt_dir)
     names: list[str] | None = None
     if not all_prompts:
-        changed = repo.git.diff("--cached", "--name-only", "-z", "--no-renames", "--", rel if rel != "." else ".")
+        changed = git.run("diff", "--cached", "--name-only", "-z", "--no-renames", "--", rel if rel != "." else ".")
         prefix = "" if rel == "." else rel + "/"
         names = sorted({p[len(prefix):].split("/")[0] for p in changed.split("\0") if p and p.startswith(prefix)})
-        conflicted = repo.git.ls_files("-u", "--", rel)
+        conflicted = git.run("ls-files", "-u", "--", rel)
         names = sorted(set(names) | {line.split("\t", 1)[1][len(prefix):].split("/")[0] for line in conflicted.splitlines()})
         if not names:
             return []
-    snapshot = GitTree(repo, rel, None, names)
+    snapshot = GitTree(git, rel, None, names)
     problems = [Problem(f"{snapshot.label}/{path}", "unresolved merge conflict (run 'promptgear fix', then git add)")
                 for path in sorted(snapshot.conflicted)]
     policy = policy_of(config)
     before = None
     if any(policy.values()):
         try:
-            repo.head.commit
-            before = GitTree(repo, rel, "HEAD", names)
-        except ValueError:
+            git.run("rev-parse", "--verify", "-q", "HEAD")
+            before = GitTree(git, rel, "HEAD", names)
+        except Exception:
             before = None  # the first commit: nothing was published before it
-    return problems + check_tree(snapshot, names, policy, before)
+    return problems + _checked(config, lambda cache: check_tree(snapshot, names, policy, before, cache))

@@ -26,6 +26,12 @@ class Snapshot(Protocol):
 
     def read(self, entry: Entry) -> bytes: ...
 
+    def kind(self, name: str) -> str | None: ...
+
+    def prefetch(self, name: str) -> None: ...
+
+    def cache_key(self, entry: Entry) -> tuple[int, ...] | None: ...
+
 
 class WorkingTree:
     """The files on disk."""
@@ -55,6 +61,19 @@ class WorkingTree:
             found[entry.name] = Entry(kind, entry.path)
         return found
 
+    def prefetch(self, name: str) -> None:
+        """Nothing to batch for files on disk."""
+
+    def cache_key(self, entry: Entry) -> tuple[int, ...] | None:
+        import time
+
+        from ..filecache import RACY_NS
+
+        st = os.lstat(entry.ref)
+        if time.time_ns() - st.st_mtime_ns <= RACY_NS:
+            return None  # too fresh to trust a stat key (see filecache)
+        return (st.st_size, st.st_mtime_ns, st.st_ino)
+
     def read(self, entry: Entry) -> bytes:
         if entry.kind == "symlink":
             return os.readlink(entry.ref).encode()
@@ -63,15 +82,68 @@ class WorkingTree:
             return handle.read()
 
 
+class GitCli:
+    """The git executable, for the commit hook's hot path.
+
+    Importing GitPython costs ~190 ms on this project's machines, more than the whole
+    pre-commit budget, so listing the index and reading blobs call git directly (as
+    pre-commit itself does); blobs are read in one ``git cat-file --batch`` call.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def run(self, *args: str) -> str:
+        import subprocess
+
+        result = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True)
+        if result.returncode != 0:
+            from ..errors import ValidationError
+
+            raise ValidationError(f"git {' '.join(args[:2])} failed: {result.stderr.strip().splitlines()[-1:]}")
+        return result.stdout
+
+    def blobs(self, shas: list[str]) -> dict[str, bytes]:
+        import subprocess
+
+        if not shas:
+            return {}
+        unique = sorted(set(shas))
+        out = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input="\n".join(unique).encode() + b"\n",
+                             capture_output=True, check=True).stdout
+        found, pos = {}, 0
+        for sha in unique:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            size = int(header[2])
+            found[sha] = out[end + 1 : end + 1 + size]
+            pos = end + 1 + size + 1
+        return found
+
+
+def git_root(path: str) -> str:
+    """The working tree root of the repository holding ``path``."""
+    from ..errors import ValidationError
+    from ..project import find_git_root
+
+    start = os.path.abspath(path)
+    while not os.path.exists(start) and os.path.dirname(start) != start:
+        start = os.path.dirname(start)
+    root = find_git_root(start)
+    if root is None:
+        raise ValidationError(f"{os.path.abspath(path)} is not inside a git repository")
+    return root
+
+
 class GitTree:
     """The prompt folder as the git index (``rev=None``) or a commit holds it.
 
-    Files are listed with one ``git ls-files``/``git ls-tree`` call and read through
-    GitPython's object database (one persistent ``git cat-file --batch``).
+    Files are listed with one ``git ls-files``/``git ls-tree`` call; blobs are read in
+    batches as the checks ask for them.
     """
 
-    def __init__(self, repo: Any, prompt_rel: str, rev: str | None = None, names: list[str] | None = None) -> None:
-        self.repo = repo
+    def __init__(self, git: GitCli, prompt_rel: str, rev: str | None = None, names: list[str] | None = None) -> None:
+        self.git = git
         self.prompt_rel = prompt_rel.strip("/") if prompt_rel not in (".", "") else ""
         self.label = self.prompt_rel or "."
         self.rev = rev
@@ -80,10 +152,11 @@ class GitTree:
         if names is not None and not names:
             listing = ""
         elif rev is None:
-            listing = repo.git.ls_files("-s", "-z", "--", *paths)
+            listing = git.run("ls-files", "-s", "-z", "--", *paths)
         else:
-            listing = repo.git.ls_tree("-r", "-z", "--full-tree", rev, "--", *paths)
+            listing = git.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths)
         self._tree: dict[str, dict[str, Entry]] = {}
+        self._blobs: dict[str, bytes] = {}
         self.conflicted: set[str] = set()
         for record in listing.split("\0"):
             if not record:
@@ -120,9 +193,18 @@ class GitTree:
     def entries(self, name: str) -> dict[str, Entry]:
         return dict(self._tree.get(name, {}))
 
+    def prefetch(self, name: str) -> None:
+        """Read every blob of a prompt folder in one git call."""
+        wanted = [e.ref for e in self._tree.get(name, {}).values() if e.ref and e.ref not in self._blobs]
+        self._blobs.update(self.git.blobs(wanted))
+
     def read(self, entry: Entry) -> bytes:
-        data: bytes = self.repo.odb.stream(bytes.fromhex(entry.ref)).read()
-        return data
+        if entry.ref not in self._blobs:
+            self._blobs.update(self.git.blobs([entry.ref]))
+        return self._blobs[entry.ref]
+
+    def cache_key(self, entry: Entry) -> tuple[int, ...] | None:
+        return (int(entry.ref[:15], 16),)  # the blob id: the content itself
 
 
 def open_repo(path: str) -> Any:
@@ -141,6 +223,6 @@ def open_repo(path: str) -> Any:
 
 
 def prompt_rel(repo: Any, prompt_dir: str) -> str:
-    """The prompt folder relative to the repository root."""
-    root = os.path.realpath(repo.working_tree_dir)
+    """The prompt folder relative to the repository root (``repo``: a GitPython Repo or a root path)."""
+    root = os.path.realpath(repo if isinstance(repo, str) else repo.working_tree_dir)
     return os.path.relpath(os.path.realpath(prompt_dir), root).replace(os.sep, "/")
