@@ -165,6 +165,9 @@ def test_merge_without_the_driver_is_repaired_by_fix(repo):
     _branches(repo)
     merged = git(repo, "merge", "-q", "--no-edit", "feature", check=False)
     assert merged.returncode != 0  # .metadata.json conflicts
+    blocked = run_cli("check", "--staged", cwd=repo)
+    assert blocked.returncode == 1
+    assert "prompts/chat/.metadata.json: unresolved merge conflict (run 'promptgear fix', then git add)" in blocked.stderr
     fixed = run_cli("fix", cwd=repo)
     assert "resolved the merge conflict" in fixed.stdout, fixed.stdout + fixed.stderr
     assert run_cli("check", cwd=repo).returncode == 0

@@ -45,10 +45,29 @@ def check_tree(snapshot: Snapshot, names: list[str] | None = None, policy: dict[
     not parsed again.
     """
     problems: list[Problem] = []
-    all_names = snapshot.names()
-    for name in sorted(set(all_names if names is None else names)):
+    wanted = sorted(set(snapshot.names() if names is None else names))
+    snapshot.prefetch(_needed(snapshot, wanted, cache))
+    for name in wanted:
         problems += check_prompt(snapshot, name, policy or {}, before, cache)
     return problems
+
+
+def _needed(snapshot: Snapshot, names: list[str], cache: FileCache | None) -> list[Entry]:
+    """The files the checks will read: everything but version files with a cached verdict."""
+    needed = []
+    for name in names:
+        if snapshot.kind(name) != "dir":
+            continue
+        folder = posixpath.join(snapshot.label, name)
+        for file_name, entry in snapshot.entries(name).items():
+            if entry.kind == "dir":
+                continue
+            if cache is not None and file_name.endswith(EXTENSIONS) and file_name not in LATEST:
+                key = snapshot.cache_key(entry)
+                if key is not None and cache.lookup(posixpath.join(folder, file_name), key) is not None:
+                    continue
+            needed.append(entry)
+    return needed
 
 
 def _verdict(snapshot: Snapshot, entry: Entry, path: str, name: str, version: str, cache: FileCache | None) -> str:
@@ -84,7 +103,6 @@ def check_prompt(snapshot: Snapshot, name: str, policy: dict[str, Any], before: 
     except ValidationError as exc:
         problems.append(Problem(folder, f"{exc} (rename the folder)"))
         return problems
-    snapshot.prefetch(name)
     entries = snapshot.entries(name)
     versions: set[str] = set()
     for file_name, entry in sorted(entries.items()):

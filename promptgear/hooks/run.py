@@ -34,7 +34,12 @@ def verdict_cache(config: Config) -> FileCache:
     return FileCache(os.path.join(config.prompt_dir, ".promptgear", "cache", "check.json"))
 
 
-def _checked(config: Config, run: Any) -> list[Problem]:
+def _checked(config: Config, run: Any, names: list[str] | None) -> list[Problem]:
+    """Run a check with the verdict cache when it pays: loading it costs more than
+    parsing the few files of a commit that touches a handful of prompts."""
+    if names is not None and len(names) <= 20:
+        result: list[Problem] = run(None)
+        return result
     cache = verdict_cache(config)
     cache.load()
     problems: list[Problem] = run(cache)
@@ -45,7 +50,7 @@ def _checked(config: Config, run: Any) -> list[Problem]:
 
 def check_working_tree(config: Config, paths: list[str]) -> list[Problem]:
     names = names_for_paths(config.prompt_dir, paths) if paths else None
-    return _checked(config, lambda cache: check_tree(WorkingTree(config.prompt_dir), names, cache=cache))
+    return _checked(config, lambda cache: check_tree(WorkingTree(config.prompt_dir), names, cache=cache), names)
 
 
 def check_staged(config: Config, all_prompts: bool = False) -> list[Problem]:
@@ -55,11 +60,10 @@ def check_staged(config: Config, all_prompts: bool = False) -> list[Problem]:
     rel = prompt_rel(root, config.prompt_dir)
     names: list[str] | None = None
     if not all_prompts:
+        # Unmerged paths are listed too, so a conflicted prompt is always checked.
         changed = git.run("diff", "--cached", "--name-only", "-z", "--no-renames", "--", rel if rel != "." else ".")
         prefix = "" if rel == "." else rel + "/"
         names = sorted({p[len(prefix):].split("/")[0] for p in changed.split("\0") if p and p.startswith(prefix)})
-        conflicted = git.run("ls-files", "-u", "--", rel)
-        names = sorted(set(names) | {line.split("\t", 1)[1][len(prefix):].split("/")[0] for line in conflicted.splitlines()})
         if not names:
             return []
     snapshot = GitTree(git, rel, None, names)
@@ -73,4 +77,4 @@ def check_staged(config: Config, all_prompts: bool = False) -> list[Problem]:
             before = GitTree(git, rel, "HEAD", names)
         except Exception:
             before = None  # the first commit: nothing was published before it
-    return problems + _checked(config, lambda cache: check_tree(snapshot, names, policy, before, cache))
+    return problems + _checked(config, lambda cache: check_tree(snapshot, names, policy, before, cache), names)

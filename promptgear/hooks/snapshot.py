@@ -28,7 +28,7 @@ class Snapshot(Protocol):
 
     def kind(self, name: str) -> str | None: ...
 
-    def prefetch(self, name: str) -> None: ...
+    def prefetch(self, entries: list[Entry]) -> None: ...
 
     def cache_key(self, entry: Entry) -> tuple[int, ...] | None: ...
 
@@ -61,7 +61,7 @@ class WorkingTree:
             found[entry.name] = Entry(kind, entry.path)
         return found
 
-    def prefetch(self, name: str) -> None:
+    def prefetch(self, entries: list[Entry]) -> None:
         """Nothing to batch for files on disk."""
 
     def cache_key(self, entry: Entry) -> tuple[int, ...] | None:
@@ -193,9 +193,9 @@ class GitTree:
     def entries(self, name: str) -> dict[str, Entry]:
         return dict(self._tree.get(name, {}))
 
-    def prefetch(self, name: str) -> None:
-        """Read every blob of a prompt folder in one git call."""
-        wanted = [e.ref for e in self._tree.get(name, {}).values() if e.ref and e.ref not in self._blobs]
+    def prefetch(self, entries: list[Entry]) -> None:
+        """Read these blobs in one git call."""
+        wanted = [e.ref for e in entries if e.ref and e.ref not in self._blobs]
         self._blobs.update(self.git.blobs(wanted))
 
     def read(self, entry: Entry) -> bytes:
