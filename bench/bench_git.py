@@ -14,6 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+from bench_cli import OURS_VENV, ours_cli  # noqa: E402
 from bench_sync import build_tree  # noqa: E402
 from common import report  # noqa: E402
 
@@ -45,8 +46,10 @@ def main() -> None:
     subprocess.run(GIT + ["commit", "-q", "-m", "tree"], cwd=cwd, check=True)
     FilesystemBackend(os.path.join(cwd, "prompts")).create_prompt("p00042", "v4", "new", "u")
     subprocess.run(GIT + ["add", "-A"], cwd=cwd, check=True)
-    cli = [sys.executable, "-m", "promptgear"]
-    baseline = timed([sys.executable, "-c", "pass"], cwd, 5)
+    ours_cli()  # a regular install, as the hook runs it (an editable install adds an import hook)
+    python = str(OURS_VENV / "bin" / "python")
+    cli = [python, "-m", "promptgear"]
+    baseline = timed([python, "-c", "pass"], cwd, 5)
     staged = timed(cli + ["check", "--staged"], cwd, 10)
     full_tree = timed(cli + ["check"], cwd, 3)
     full_staged = timed(cli + ["check", "--staged", "--all"], cwd, 3)
