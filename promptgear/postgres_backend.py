@@ -347,7 +347,7 @@ class _Transaction:
             return cur
         raise store._unavailable(ConnectionError("no connection"))
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         broken = False
         try:
             self.cur.execute("COMMIT" if exc_type is None else "ROLLBACK")
@@ -360,4 +360,3 @@ class _Transaction:
             self.store._release(self.conn, broken=broken)
         if exc_type is not None and issubclass(exc_type, CONNECTION_ERRORS):
             raise self.store._unavailable(exc) from None
-        return False

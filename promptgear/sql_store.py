@@ -446,7 +446,9 @@ class SQLStore(BackendBase):
             shown = ", ".join(sorted(existing)[:5])
             raise PromptAlreadyExistsError(f"prompt(s) already exist: {shown}; use overwrite to replace them")
         self._delete_names(cur, sorted(existing | set(names)))
-        rows, metas, labels = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        metas: list[tuple[Any, ...]] = []
+        labels: list[tuple[Any, ...]] = []
         for record in records:
             ledger = record.ledger
             for version, entry in ledger.versions.items():

@@ -322,7 +322,8 @@ class BackendBase(ABC):
     def get_statistics(self) -> dict[str, Any]:
         """Totals: ``total_prompts`` (names), ``total_versions``, ``most_recent`` version."""
         templates = self.all_templates()
-        recent = max(templates, key=lambda t: (t.updated_at or t.created_at), default=None)
+        stamped = [t for t in templates if (t.updated_at or t.created_at) is not None]
+        recent = max(stamped, key=lambda t: t.updated_at or t.created_at, default=None)  # type: ignore[arg-type, return-value]
         return {
             "backend": self.backend_name,
             "total_prompts": len({t.name for t in templates}),

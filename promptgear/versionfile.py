@@ -25,7 +25,7 @@ def _yaml() -> Any:
     yaml.default_flow_style = False
     yaml.width = 4096
     yaml.allow_unicode = True
-    yaml.sort_base_mapping_type_on_output = False  # keep file order: name, version, prompts, config
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep file order
 
     def represent_str(representer: Any, data: str) -> Any:
         # A literal block (|-) whenever the text has a newline; the emitter falls back to

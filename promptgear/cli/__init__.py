@@ -50,7 +50,7 @@ class App:
     """What commands share: settings from global options, and a lazily opened store."""
 
     def __init__(self, prompt_dir: str | None, backend: str | None, db_url: str | None) -> None:
-        self.overrides = {"prompt_dir": prompt_dir, "backend": backend, "db_url": db_url}
+        self.overrides: dict[str, Any] = {"prompt_dir": prompt_dir, "backend": backend, "db_url": db_url}
         self._config: Any = None
         self._manager: Any = None
 

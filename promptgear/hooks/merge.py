@@ -48,6 +48,7 @@ def merge_ledgers(base: Ledger | None, ours: Ledger, theirs: Ledger) -> tuple[Le
         next_number += 1
     # Latest: the side that moved it, if only one did; else the highest sequence.
     base_latest, our_latest, their_latest = _latest(base), ours.latest(), theirs.latest()
+    latest: str | None
     if our_latest == base_latest and their_latest != base_latest and their_latest in merged:
         latest = their_latest
     elif their_latest == base_latest and our_latest != base_latest and our_latest in merged:

@@ -47,7 +47,8 @@ class Target:
     # -- reading ---------------------------------------------------------------------------
     def read(self, names: list[str] | None = None) -> MirrorState:
         store = self.store
-        where, params = "", ()
+        where = ""
+        params: tuple[str, ...] = ()
         if names is not None:
             if not names:
                 return MirrorState({}, {}, {})
@@ -147,7 +148,7 @@ class Target:
         conn = None
         while conn is None:
             try:
-                conn = psycopg2.connect(self.store._dsn, connect_timeout=10)
+                conn = psycopg2.connect(self.store._dsn, connect_timeout=10)  # type: ignore[attr-defined]
             except psycopg2.OperationalError as exc:  # the server is down: wait for it
                 if on_wait:
                     on_wait(f"cannot reach {self.shown} ({str(exc).strip().splitlines()[0]})")
