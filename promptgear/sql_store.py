@@ -434,8 +434,11 @@ class SQLStore(BackendBase):
             return count
 
     def _import(self, cur: Any, records: list[PromptRecord], overwrite: bool, source_commit: str | None = None,
-                digests: dict[str, str] | None = None) -> int:
-        """Write whole prompts in the caller's transaction (import, migrate, sync)."""
+                digests: dict[str, str] | None = None, hashes: dict[str, dict[str, str]] | None = None) -> int:
+        """Write whole prompts in the caller's transaction (import, migrate, sync).
+
+        ``hashes`` (name -> version -> content hash) saves hashing what sync already hashed.
+        """
         from .sync.tree import content_hash
 
         names = [record.name for record in records]
@@ -453,10 +456,11 @@ class SQLStore(BackendBase):
             ledger = record.ledger
             for version, entry in ledger.versions.items():
                 content = record.contents[version]
+                known = hashes.get(ledger.name, {}).get(version) if hashes else None
                 rows.append(
                     (ledger.name, version, *self._content_params(content), entry.sequence_number,
                      entry.is_latest, self._stamp(entry.created_at), self._stamp(entry.updated_at),
-                     content_hash(content), source_commit)
+                     known or content_hash(content), source_commit)
                 )
             metas.append((ledger.name, ledger.next_sequence))
             labels.extend((ledger.name, label, version) for label, version in ledger.labels.items())

@@ -150,3 +150,17 @@ def test_status_reports_drift_and_problems(tree, isolated_env):
     info = json.loads(run_cli("status", "-f", "json", cwd=isolated_env).stdout)["sync"]
     assert (info["state"], info["to_add"], info["to_update"], info["to_delete"]) == ("out of sync", 1, 0, 0)
     assert info["lag_seconds"] >= 0 and any("v7.yaml: not registered" in p for p in info["not_mirrored"])
+
+
+def test_a_file_changed_between_scan_and_write_waits_for_the_next_pass(tree, tmp_path, isolated_env):
+    syncer = Syncer(tree.prompt_dir, f"sqlite:///{tmp_path / 'm.db'}")
+    plan, state = syncer._plan(None, None)
+    path = isolated_env / "prompts" / "a" / "v1.yaml"
+    path.write_text(path.read_text().replace("System a1", "Edited during sync"))
+    assert syncer._record("a", plan, state) is None
+    assert "a:v1 changed while syncing; the next pass takes it" in plan.problems
+    assert syncer._record("b", plan, state) is not None
+    result = syncer.run()  # the next pass
+    assert rows(f"sqlite:///{tmp_path / 'm.db'}")[("a", "v1")].system_prompt.startswith("Edited during sync")
+    assert result.applied
+    syncer.close()

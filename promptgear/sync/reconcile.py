@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import IntegrityError
 from ..store import PromptRecord
 from .target import MirrorState, RowState, Target
-from .tree import Tree, TreeState
+from .tree import Tree, TreeState, content_hash
 
 log = logging.getLogger("promptgear.sync")
 
@@ -178,7 +178,8 @@ class Syncer:
                     records.append(record)
             changed = [r.name for r in records] + remove
             digests = {r.name: tree.prompts[r.name].digest for r in records}
-            self.target.apply(self.source, records, remove, self.commit(), changed, digests)
+            hashes = {r.name: tree.prompts[r.name].hashes or {} for r in records}
+            self.target.apply(self.source, records, remove, self.commit(), changed, digests, hashes)
             applied = True
         elif not dry_run and names is None:
             self.target.mark_synced(self.source, self.commit())
@@ -190,9 +191,15 @@ class Syncer:
         """The prompt as scanned, with its contents; None if a file changed under our feet
         (the change's own event brings it back)."""
         desired = tree.prompts[name]
-        assert desired.ledger is not None
+        assert desired.ledger is not None and desired.hashes is not None
+        contents = {}
         try:
-            contents = {v: self.tree.content(name, v) for v in desired.ledger.versions}
+            for version in desired.ledger.versions:
+                content, scanned = self.tree.content(name, version)
+                if not scanned and content_hash(content) != desired.hashes[version]:
+                    plan.problems.append(f"{name}:{version} changed while syncing; the next pass takes it")
+                    return None
+                contents[version] = content
         except (IntegrityError, OSError) as exc:
             plan.problems.append(str(exc))
             return None

@@ -95,7 +95,8 @@ class Target:
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self, source: str, records: list[PromptRecord], deleted: list[str], source_commit: str | None,
-              changed: list[str], digests: dict[str, str] | None = None) -> None:
+              changed: list[str], digests: dict[str, str] | None = None,
+              hashes: dict[str, dict[str, str]] | None = None) -> None:
         """Replace the rows of ``records``' prompts, delete ``deleted`` prompts, in one transaction."""
         store = self.store
         now = datetime.now(timezone.utc).isoformat()
@@ -103,7 +104,7 @@ class Target:
             if deleted:
                 store._delete_names(cur, deleted)
             if records:
-                store._import(cur, records, overwrite=True, source_commit=source_commit, digests=digests)
+                store._import(cur, records, overwrite=True, source_commit=source_commit, digests=digests, hashes=hashes)
             self._set(cur, {"mirror_of": source, "last_sync_at": now, "last_error": "",
                             "last_sync_commit": source_commit or ""})
             if self.is_postgres and changed:

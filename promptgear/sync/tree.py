@@ -106,18 +106,18 @@ class Tree:
                 self.index.save()
                 self.digests.save()
 
-    def content(self, name: str, version: str) -> dict[str, Any]:
-        """A version's content (for rows that must be written): as parsed by the scan if the
-        file is unchanged since, else read now."""
+    def content(self, name: str, version: str) -> tuple[dict[str, Any], bool]:
+        """A version's content (for rows that must be written), and whether it is exactly
+        what the scan parsed (else it was read now, and may have changed since the scan)."""
         path = os.path.join(self.root, name, version + self.ext)
         parsed = self._parsed.get(path)
         if parsed is not None:
             st = os.lstat(path)
             if (st.st_size, st.st_mtime_ns, st.st_ino) == parsed[0]:
-                return parsed[1]
+                return parsed[1], True
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
-            return parse_version(handle.read(), path, name, version)
+            return parse_version(handle.read(), path, name, version), False
 
     # -- one prompt ----------------------------------------------------------------------
     def _scan_prompt(self, name: str, state: TreeState, full: bool = False) -> None:
