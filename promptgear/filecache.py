@@ -57,6 +57,9 @@ class FileCache:
         self._entries[path] = (key, value)  # type: ignore[assignment]
         self._dirty = True
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     @property
     def dirty(self) -> bool:
         return self._dirty

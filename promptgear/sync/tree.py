@@ -90,6 +90,8 @@ class Tree:
         self.digests.load()
         state = TreeState()
         wanted = self.names() if names is None else sorted(set(names))
+        if names is None and not full and len(self.digests) < len(wanted) // 2:
+            self._parse_in_parallel(wanted)  # a cold start: most files were never seen
         for done, name in enumerate(wanted, 1):
             self._scan_prompt(name, state, full)
             if progress:
@@ -118,6 +120,51 @@ class Tree:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
             return parse_version(handle.read(), path, name, version), False
+
+    def _parse_in_parallel(self, names: list[str], minimum: int = 2000) -> None:
+        """Parse and hash the files the index does not know, in worker processes.
+
+        Parsing dominates a cold start (the YAML constructor runs in Python), so the work
+        is spread over the cores by forked workers. Only a single-threaded process forks
+        (forking beside other threads can deadlock the child); spawning instead would
+        re-import the caller's ``__main__``, a trap for scripts. Files that fail are left
+        for the scan, which reports them as usual.
+        """
+        import threading
+
+        cpus = os.cpu_count() or 1
+        if cpus < 2 or threading.active_count() > 1:
+            return
+        self.index.load()
+        cold = []
+        for name in names:
+            folder = os.path.join(self.root, name)
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    file_name = entry.name
+                    if not file_name.endswith(self.ext) or file_name.startswith(".") or file_name == "latest" + self.ext:
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+                    if self.index.lookup(entry.path, key) is None:
+                        cold.append((entry.path, name, file_name[: -len(self.ext)], key))
+        if len(cold) < minimum:
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = min(cpus, 8)
+        size = max(200, len(cold) // (workers * 4))
+        chunks = [cold[i : i + size] for i in range(0, len(cold), size)]
+        now = time.time_ns()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for results in pool.map(_parse_files, chunks):
+                for path, key, content, digest in results:
+                    self._parsed[path] = (key, content)
+                    if now - key[1] > RACY_NS:
+                        self.index.store(path, key, digest)
 
     # -- one prompt ----------------------------------------------------------------------
     def _scan_prompt(self, name: str, state: TreeState, full: bool = False) -> None:
@@ -231,3 +278,16 @@ class Tree:
 
         value: str = self.index.get(entry.path, st, load)
         return value
+
+
+def _parse_files(items: list[tuple[str, str, str, tuple[int, int, int]]]) -> list[tuple[str, Any, dict[str, Any], str]]:
+    """Worker: parse and hash version files; ones that fail are skipped (the scan reports them)."""
+    done = []
+    for path, name, version, key in items:
+        try:
+            with open(path, "rb") as handle:
+                content = parse_version(handle.read(), path, name, version)
+        except (OSError, IntegrityError):
+            continue
+        done.append((path, key, content, content_hash(content)))
+    return done

@@ -112,6 +112,8 @@ class Daemon:
                 if self._stop:
                     return
                 log.info("watching %s -> %s", self.root, target.shown)
+                if not self._started:
+                    self._first_pass()
                 observer = self._observe()
                 overflow = _OverflowWatch(self)
                 logging.getLogger("watchdog").addHandler(overflow)
@@ -128,6 +130,14 @@ class Daemon:
                 log.warning("lost the writer lock on %s; back to standby", target.shown)
                 with self._cond:
                     self._full = True
+
+    def _first_pass(self) -> None:
+        """Reconcile before the observer's threads start, so a cold start can parse in
+        worker processes; the loop's first full pass then catches what changed meanwhile."""
+        try:
+            self.syncer.run(None, save_index=False)
+        except PromptGearError as exc:
+            log.warning("first reconcile failed (%s); retrying", exc)
 
     def _observe(self) -> Any:
         from watchdog import events
