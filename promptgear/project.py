@@ -69,9 +69,11 @@ def init_project(cwd: str, backend: str, prompt_dir: str, db_url: str | None, fo
     root = find_git_root(cwd)
     if root is not None:
         wanted = [os.path.relpath(env_file, root)]
-        if backend == "sqlite" and db_url and sqlite_path(db_url) != ":memory:":
-            db_file = os.path.relpath(os.path.join(cwd, sqlite_path(db_url)), root)
-            wanted += [db_file, db_file + "-wal", db_file + "-shm"]
+        # The local database: the sqlite store itself, or the default sync mirror of the files.
+        local_db = db_url if backend == "sqlite" and db_url else "sqlite:///prompts.db" if backend == "filesystem" else None
+        if local_db and sqlite_path(local_db) != ":memory:":
+            db_file = os.path.relpath(os.path.join(cwd, sqlite_path(local_db)), root)
+            wanted += [db_file, db_file + "-wal", db_file + "-shm", db_file + ".sync-lock"]
         report.gitignore_added = add_to_gitignore(os.path.join(root, ".gitignore"), wanted)
     return report
 

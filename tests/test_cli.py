@@ -206,6 +206,7 @@ def test_init_writes_env_and_gitignore(run, isolated_env):
     assert run("init", "--force").exit_code == 0
     env = (isolated_env / ".env").read_text()
     assert "PROMPT_GEAR_BACKEND=filesystem" in env and "OTHER=keep" in env
+    assert "/prompts.db.sync-lock" in (isolated_env / ".gitignore").read_text().splitlines()  # sync's mirror
     assert run("create", "p", "-s", "S", "-u", "U").exit_code == 0
     assert (isolated_env / "prompts" / "p" / "v1.yaml").exists()
 
