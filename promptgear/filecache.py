@@ -64,9 +64,6 @@ class FileCache:
     def dirty(self) -> bool:
         return self._dirty
 
-    def forget(self, path: str) -> None:
-        self._entries.pop(path, None)
-
     # -- persistence, for bulk reads in a fresh process --------------------------------
     def load(self) -> None:
         """Merge the on-disk cache (once); a missing or unreadable one is ignored."""

@@ -48,7 +48,3 @@ def validate_version(value: object) -> str:
 
 def validate_label(value: object) -> str:
     return validate_name(value, "label")
-
-
-def is_valid_name(value: str) -> bool:
-    return bool(NAME_PATTERN.fullmatch(value)) and value not in RESERVED

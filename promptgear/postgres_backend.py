@@ -208,7 +208,28 @@ class PostgresBackend(SQLStore):
         A ``key``ed statement is prepared once per connection: planning it every time
         costs more than running it.
         """
-        last: BaseException | None = None
+        def read(conn: Any) -> Any:
+            with conn.cursor() as cur:
+                if key is None:
+                    cur.execute(sql, params)
+                else:
+                    if key not in conn.prepared:
+                        numbered = sql
+                        for n in range(1, len(params) + 1):
+                            numbered = numbered.replace("%s", f"${n}", 1)
+                        cur.execute(f"PREPARE pg_{key} AS {numbered}")
+                        conn.prepared.add(key)
+                    cur.execute(f"EXECUTE pg_{key} ({', '.join(['%s'] * len(params))})", params)
+                return cur.fetchone() if one else cur.fetchall()
+
+        conn, result = self._on_connection(read)
+        self._release(conn)
+        return result
+
+    def _on_connection(self, first: Any) -> tuple[Any, Any]:
+        """A pooled connection and what ``first(conn)`` returned. A dead connection (found
+        by ``first``, which must be safe to repeat) is replaced and ``first`` run again."""
+        last: BaseException = ConnectionError("no connection")
         for attempt in range(self.retry_attempts):
             try:
                 conn = self._checkout(attempt)
@@ -217,28 +238,13 @@ class PostgresBackend(SQLStore):
             if conn is None:
                 continue
             try:
-                with conn.cursor() as cur:
-                    if key is None:
-                        cur.execute(sql, params)
-                    else:
-                        if key not in conn.prepared:
-                            numbered = sql
-                            for n in range(1, len(params) + 1):
-                                numbered = numbered.replace("%s", f"${n}", 1)
-                            cur.execute(f"PREPARE pg_{key} AS {numbered}")
-                            conn.prepared.add(key)
-                        cur.execute(f"EXECUTE pg_{key} ({', '.join(['%s'] * len(params))})", params)
-                    result = cur.fetchone() if one else cur.fetchall()
+                return conn, first(conn)
             except CONNECTION_ERRORS as exc:
                 last = exc
                 self._release(conn, broken=True)
-                continue
             except BaseException:
                 self._release(conn)
                 raise
-            self._release(conn)
-            return result
-        assert last is not None
         raise self._unavailable(last)
 
     def _changed(self, cur: Any, names: list[str]) -> None:
@@ -327,25 +333,13 @@ class _Transaction:
         self.cur: Any = None
 
     def __enter__(self) -> Any:
-        store = self.store
-        for attempt in range(store.retry_attempts):
-            try:
-                conn = store._checkout(attempt)
-            except CONNECTION_ERRORS as exc:
-                raise store._unavailable(exc) from None
-            if conn is None:
-                continue
-            try:
-                cur = conn.cursor()
-                cur.execute("BEGIN")  # also finds a dead pooled connection before any work
-            except CONNECTION_ERRORS as exc:
-                store._release(conn, broken=True)
-                if attempt + 1 == store.retry_attempts:
-                    raise store._unavailable(exc) from None
-                continue
-            self.conn, self.cur = conn, cur
+        def begin(conn: Any) -> Any:
+            cur = conn.cursor()
+            cur.execute("BEGIN")  # also finds a dead pooled connection before any work
             return cur
-        raise store._unavailable(ConnectionError("no connection"))
+
+        self.conn, self.cur = self.store._on_connection(begin)
+        return self.cur
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         broken = False
