@@ -16,6 +16,20 @@ from .backends import mask_url
 from .errors import BackendUnavailableError
 from .sql_store import SCHEMA_VERSION, SQLStore
 
+# Statement-level: one UPDATE per statement, however many rows it touched.
+DIGEST_TRIGGERS = "".join(
+    f"""DROP TRIGGER IF EXISTS {table}_clear_digest_{event} ON {table};
+CREATE TRIGGER {table}_clear_digest_{event} AFTER {event.upper()} ON {table}
+    REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION promptgear_clear_digest();
+"""
+    for table in ("prompts", "prompt_labels")
+    for event, transition in (
+        ("insert", "NEW TABLE AS new_rows"),
+        ("update", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("delete", "OLD TABLE AS old_rows"),
+    )
+)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompts (
     id SERIAL PRIMARY KEY,
@@ -54,21 +68,19 @@ CREATE TABLE IF NOT EXISTS promptgear_state (
 CREATE OR REPLACE FUNCTION promptgear_clear_digest() RETURNS TRIGGER AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        UPDATE prompt_metadata SET digest = NULL WHERE name = OLD.name AND digest IS NOT NULL;
+        UPDATE prompt_metadata SET digest = NULL
+        WHERE digest IS NOT NULL AND name IN (SELECT name FROM old_rows);
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        UPDATE prompt_metadata SET digest = NULL WHERE name = NEW.name AND digest IS NOT NULL;
+        UPDATE prompt_metadata SET digest = NULL
+        WHERE digest IS NOT NULL AND name IN (SELECT name FROM new_rows);
     END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
 DROP TRIGGER IF EXISTS prompts_clear_digest ON prompts;
-CREATE TRIGGER prompts_clear_digest AFTER INSERT OR UPDATE OR DELETE ON prompts
-    FOR EACH ROW EXECUTE FUNCTION promptgear_clear_digest();
-DROP TRIGGER IF EXISTS prompt_labels_clear_digest ON prompt_labels;
-CREATE TRIGGER prompt_labels_clear_digest AFTER INSERT OR UPDATE OR DELETE ON prompt_labels
-    FOR EACH ROW EXECUTE FUNCTION promptgear_clear_digest();
-CREATE INDEX IF NOT EXISTS idx_prompts_name ON prompts(name);
+DROP TRIGGER IF EXISTS prompt_labels_clear_digest ON prompt_labels;  -- schema 1: row-level
+""" + DIGEST_TRIGGERS + """CREATE INDEX IF NOT EXISTS idx_prompts_name ON prompts(name);
 CREATE INDEX IF NOT EXISTS idx_prompts_name_version ON prompts(name, version);
 CREATE INDEX IF NOT EXISTS idx_prompts_created_at ON prompts(created_at);
 CREATE INDEX IF NOT EXISTS idx_prompts_sequence ON prompts(name, sequence_number);
@@ -303,9 +315,10 @@ class PostgresBackend(SQLStore):
             rows,
             page_size=1000,
         )
-        execute_values(cur, "INSERT INTO prompt_metadata (name, next_sequence) VALUES %s", metas, page_size=1000)
         if labels:
             execute_values(cur, "INSERT INTO prompt_labels (name, label, version) VALUES %s", labels, page_size=1000)
+        # Last, digests included: the digest-clearing triggers on the rows above found nothing to clear.
+        execute_values(cur, "INSERT INTO prompt_metadata (name, next_sequence, digest) VALUES %s", metas, page_size=1000)
 
     def get_statistics(self) -> dict[str, Any]:
         stats = super().get_statistics()

@@ -24,6 +24,7 @@ from .store import (
     PromptRecord,
     checked_records,
     config_matches,
+    content_hash,
     make_template,
     merged_content,
     new_content,
@@ -32,7 +33,7 @@ from .store import (
 )
 from .template import PromptTemplate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: statement-level digest triggers on PostgreSQL
 COLUMNS = (
     "name, version, system_prompt, user_prompt, config, sequence_number, is_latest, "
     "created_at, updated_at, description, tags"
@@ -439,8 +440,6 @@ class SQLStore(BackendBase):
 
         ``hashes`` (name -> version -> content hash) saves hashing what sync already hashed.
         """
-        from .sync.tree import content_hash
-
         names = [record.name for record in records]
         if not names:
             return 0
@@ -462,12 +461,9 @@ class SQLStore(BackendBase):
                      entry.is_latest, self._stamp(entry.created_at), self._stamp(entry.updated_at),
                      known or content_hash(content), source_commit)
                 )
-            metas.append((ledger.name, ledger.next_sequence))
+            metas.append((ledger.name, ledger.next_sequence, digests.get(ledger.name) if digests else None))
             labels.extend((ledger.name, label, version) for label, version in ledger.labels.items())
         self._insert_many(cur, rows, metas, labels)
-        if digests:  # after every row, so the clearing triggers have already run
-            cur.executemany(self._q("UPDATE prompt_metadata SET digest = ? WHERE name = ?"),
-                            [(digests[r.name], r.name) for r in records if r.name in digests])
         return len(rows)
 
     def _existing_names(self, cur: Any, names: list[str]) -> set[str]:
@@ -495,5 +491,6 @@ class SQLStore(BackendBase):
             ),
             rows,
         )
-        cur.executemany(self._q("INSERT INTO prompt_metadata (name, next_sequence) VALUES (?, ?)"), metas)
         cur.executemany(self._q("INSERT INTO prompt_labels (name, label, version) VALUES (?, ?, ?)"), labels)
+        # Last, digests included: the digest-clearing triggers on the rows above found nothing to clear.
+        cur.executemany(self._q("INSERT INTO prompt_metadata (name, next_sequence, digest) VALUES (?, ?, ?)"), metas)

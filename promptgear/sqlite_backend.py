@@ -13,6 +13,21 @@ from .backends import sqlite_path
 from .errors import BackendUnavailableError
 from .sql_store import SCHEMA_VERSION, SQLStore
 
+# The per-row insert triggers. A bulk insert suspends them (see SQLiteBackend._insert_many).
+INSERT_TRIGGERS = {
+    "prompts_digest_insert": """CREATE TRIGGER IF NOT EXISTS prompts_digest_insert AFTER INSERT ON prompts BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
+END;""",
+    "prompt_labels_digest_insert": """CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_insert AFTER INSERT ON prompt_labels BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
+END;""",
+    "prompts_fts_insert": """CREATE TRIGGER IF NOT EXISTS prompts_fts_insert AFTER INSERT ON prompts BEGIN
+    INSERT INTO prompts_fts(rowid, name, system_prompt, user_prompt)
+    VALUES (new.id, new.name, new.system_prompt, new.user_prompt);
+END;""",
+}
+BULK_ROWS = 1000  # from this many rows, an insert loads the search index once instead of row by row
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,17 +63,11 @@ CREATE TABLE IF NOT EXISTS promptgear_state (
     value TEXT NOT NULL
 );
 -- sync's per-prompt digest is only trusted while no row of the prompt changed since it was set.
-CREATE TRIGGER IF NOT EXISTS prompts_digest_insert AFTER INSERT ON prompts BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
-END;
 CREATE TRIGGER IF NOT EXISTS prompts_digest_update AFTER UPDATE ON prompts BEGIN
     UPDATE prompt_metadata SET digest = NULL WHERE name IN (old.name, new.name) AND digest IS NOT NULL;
 END;
 CREATE TRIGGER IF NOT EXISTS prompts_digest_delete AFTER DELETE ON prompts BEGIN
     UPDATE prompt_metadata SET digest = NULL WHERE name = old.name AND digest IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_insert AFTER INSERT ON prompt_labels BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
 END;
 CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_update AFTER UPDATE ON prompt_labels BEGIN
     UPDATE prompt_metadata SET digest = NULL WHERE name IN (old.name, new.name) AND digest IS NOT NULL;
@@ -75,10 +84,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS prompts_fts USING fts5(
     name, system_prompt, user_prompt,
     content='prompts', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
 );
-CREATE TRIGGER IF NOT EXISTS prompts_fts_insert AFTER INSERT ON prompts BEGIN
-    INSERT INTO prompts_fts(rowid, name, system_prompt, user_prompt)
-    VALUES (new.id, new.name, new.system_prompt, new.user_prompt);
-END;
 CREATE TRIGGER IF NOT EXISTS prompts_fts_delete AFTER DELETE ON prompts BEGIN
     INSERT INTO prompts_fts(prompts_fts, rowid, name, system_prompt, user_prompt)
     VALUES ('delete', old.id, old.name, old.system_prompt, old.user_prompt);
@@ -89,7 +94,7 @@ CREATE TRIGGER IF NOT EXISTS prompts_fts_update AFTER UPDATE OF name, system_pro
     INSERT INTO prompts_fts(rowid, name, system_prompt, user_prompt)
     VALUES (new.id, new.name, new.system_prompt, new.user_prompt);
 END;
-"""
+""" + "\n".join(INSERT_TRIGGERS.values())
 
 
 class SQLiteBackend(SQLStore):
@@ -186,6 +191,28 @@ class SQLiteBackend(SQLStore):
 
     def _lock_name(self, cur: Any, name: str) -> None:
         """BEGIN IMMEDIATE already holds the database's write lock."""
+
+    def _insert_many(self, cur: Any, rows: list[tuple[Any, ...]], metas: list[tuple[Any, ...]], labels: list[tuple[Any, ...]]) -> None:
+        """Large batches (an initial sync, a migration) load the search index in one statement,
+        an order of magnitude faster than FTS5 row by row through the trigger.
+
+        The insert triggers are dropped and re-created inside the transaction (SQLite's DDL
+        is transactional, so a rollback brings them back); the digest-clearing ones have
+        nothing to clear here, since :meth:`SQLStore._import` writes ``prompt_metadata`` last.
+        """
+        if len(rows) < BULK_ROWS:
+            super()._insert_many(cur, rows, metas, labels)
+            return
+        first_new = cur.execute("SELECT COALESCE(MAX(id), 0) FROM prompts").fetchone()[0]  # AUTOINCREMENT: new ids are above
+        for trigger in INSERT_TRIGGERS:
+            cur.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        super()._insert_many(cur, rows, metas, labels)
+        cur.execute(
+            "INSERT INTO prompts_fts(rowid, name, system_prompt, user_prompt) "
+            "SELECT id, name, system_prompt, user_prompt FROM prompts WHERE id > ?", (first_new,)
+        )
+        for sql in INSERT_TRIGGERS.values():
+            cur.execute(sql)
 
     def _config_filter_sql(self, config_filter: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         clauses, params = [], []

@@ -6,6 +6,8 @@ config filters, search by scan, statistics, health) is written here once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -351,3 +353,13 @@ class BackendBase(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.describe()!r})"
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """sha256 of the mirrored content fields in canonical JSON."""
+    canonical = json.dumps(
+        [content["system_prompt"], content["user_prompt"], content.get("config") or {},
+         content.get("description"), list(content.get("tags") or [])],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -129,3 +129,19 @@ def tree(isolated_env: Path) -> object:
     store.create_prompt("a", "v2", "System a2", "User")
     store.create_prompt("b", "v1", "System b1", "User")
     return store
+
+
+def many_records(count: int, versions: int = 3, word: str = "needle") -> list:
+    """``count`` prompts of ``versions`` versions; system prompts hold the word ``{word}{i}x``."""
+    from promptgear.ledger import Ledger
+    from promptgear.store import PromptRecord, new_content
+
+    records = []
+    for i in range(count):
+        ledger = Ledger(f"bulk{i:04d}")
+        contents = {}
+        for v in range(1, versions + 1):
+            ledger.add(f"v{v}")
+            contents[f"v{v}"] = new_content(ledger.name, f"v{v}", f"System {word}{i}x {v}", "User {{q}}", {"t": v})
+        records.append(PromptRecord(ledger, contents))
+    return records

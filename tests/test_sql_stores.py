@@ -14,9 +14,10 @@ from promptgear.errors import BackendUnavailableError, ReadOnlyMirrorError
 from promptgear.filesystem_backend import FilesystemBackend
 from promptgear.migrate import migrate
 from promptgear.postgres_backend import PostgresBackend
-from promptgear.sqlite_backend import SQLiteBackend
+from promptgear.sql_store import SCHEMA_VERSION
+from promptgear.sqlite_backend import BULK_ROWS, INSERT_TRIGGERS, SQLiteBackend
 
-from conftest import make_store_url
+from conftest import make_store_url, many_records
 
 SEED_INDEXES = {"idx_prompts_name", "idx_prompts_name_version", "idx_prompts_created_at", "idx_prompts_sequence",
                 "idx_prompts_latest"}
@@ -32,7 +33,7 @@ def test_sqlite_schema_wal_and_idempotence(tmp_path):
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert SEED_INDEXES <= indexes
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT value FROM promptgear_state WHERE key = 'schema_version'").fetchone()[0] == "1"
+    assert conn.execute("SELECT value FROM promptgear_state WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     columns = [r[1] for r in conn.execute("PRAGMA table_info(prompts)")]
     assert columns[:11] == ["id", "name", "version", "system_prompt", "user_prompt", "config", "sequence_number",
                             "is_latest", "created_at", "updated_at", "description"]
@@ -83,7 +84,26 @@ def test_postgres_schema(pg_url):
         cur.execute("SELECT tgname FROM pg_trigger WHERE tgname = 'update_prompts_updated_at'")
         assert cur.fetchone()
         cur.execute("SELECT value FROM promptgear_state WHERE key = 'schema_version'")
-        assert cur.fetchone()[0] == "1"
+        assert cur.fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_postgres_schema_1_is_upgraded_to_statement_level_digest_triggers(pg_url):
+    PostgresBackend(pg_url).close()
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:  # the triggers schema 1 had
+        cur.execute("UPDATE promptgear_state SET value = '1' WHERE key = 'schema_version'")
+        for table in ("prompts", "prompt_labels"):
+            for event in ("insert", "update", "delete"):
+                cur.execute(f"DROP TRIGGER {table}_clear_digest_{event} ON {table}")
+            cur.execute(f"CREATE TRIGGER {table}_clear_digest AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                        "FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()")
+    PostgresBackend(pg_url).close()
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE '%clear_digest%' ORDER BY tgname")
+        assert [r[0] for r in cur.fetchall()] == sorted(
+            f"{table}_clear_digest_{event}" for table in ("prompts", "prompt_labels") for event in ("insert", "update", "delete")
+        )
+        cur.execute("SELECT value FROM promptgear_state WHERE key = 'schema_version'")
+        assert cur.fetchone()[0] == str(SCHEMA_VERSION)
 
 
 def test_postgres_trigger_bumps_updated_at_for_raw_sql_but_not_latest_flips(pg_url):
@@ -206,3 +226,38 @@ def test_files_to_sqlite_to_postgres_to_files_is_identical(tmp_path, pg_url):
     assert back.create_prompt("chatbot", "v4", "s", "u").sequence_number == 4
     sqlite.close()
     postgres.close()
+
+
+def _triggers(path):
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    finally:
+        conn.close()
+
+
+def test_sqlite_bulk_import_loads_search_once_and_keeps_its_triggers(tmp_path):
+    path = str(tmp_path / "bulk.db")
+    store = SQLiteBackend(f"sqlite:///{path}")
+    store.create_prompt("early", "v1", "needle0x early", "u")  # a row from before: indexed once, not twice
+    triggers = _triggers(path)
+    assert set(INSERT_TRIGGERS) <= triggers
+    records = many_records(BULK_ROWS // 3 + 1)
+    assert store.import_prompts(records) >= BULK_ROWS
+    assert _triggers(path) == triggers
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO prompts_fts(prompts_fts, rank) VALUES ('integrity-check', 1)")  # raises unless each row is indexed once
+    conn.close()
+    assert [t.name for t in store.search_prompts("needle17x")] == ["bulk0017"] * 3
+    assert {t.name for t in store.search_prompts("needle0x")} == {"early", "bulk0000"}
+    store.create_prompt("late", "v1", "latecomer arrives", "u")  # the insert trigger is back
+    assert [t.name for t in store.search_prompts("latecomer")] == ["late"]
+
+    # A bulk insert that fails half-way rolls back whole, its trigger changes included.
+    clash = many_records(BULK_ROWS // 3 + 1, word="other")
+    clash[-1].ledger.versions["v2"].sequence_number = 1  # UNIQUE(name, sequence_number) fails on the last rows
+    with pytest.raises(sqlite3.IntegrityError), store._connect(write=True) as cur:
+        store._import(cur, clash, overwrite=True)
+    assert _triggers(path) == triggers
+    assert store.search_prompts("other5x") == [] and len(store.search_prompts("needle5x")) == 3
+    store.close()
