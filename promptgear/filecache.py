@@ -33,6 +33,7 @@ class FileCache:
         self._persist_path = persist_path
         self._persist_loaded = False
         self._dirty = False
+        self._fresh: set[str] = set()  # paths stored since the last take_fresh()
 
     def get(self, path: str, st: os.stat_result, loader: Callable[[str], Any]) -> Any:
         key = stat_key(st)
@@ -43,6 +44,7 @@ class FileCache:
         if time.time_ns() - st.st_mtime_ns > RACY_NS:
             self._entries[path] = (key, value)
             self._dirty = True
+            self._fresh.add(path)
         else:
             self._entries.pop(path, None)
         return value
@@ -56,6 +58,19 @@ class FileCache:
         """Keep a value derived from several files; the caller applies the racy rule."""
         self._entries[path] = (key, value)  # type: ignore[assignment]
         self._dirty = True
+        self._fresh.add(path)
+
+    def take_fresh(self) -> dict[str, tuple[StatKey, Any]]:
+        """The entries made since the last call (a worker process hands them back this way)."""
+        fresh = {path: self._entries[path] for path in self._fresh if path in self._entries}
+        self._fresh.clear()
+        return fresh
+
+    def update(self, entries: dict[str, tuple[StatKey, Any]]) -> None:
+        """Adopt entries another cache made (see :meth:`take_fresh`)."""
+        if entries:
+            self._entries.update(entries)
+            self._dirty = True
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -83,16 +98,22 @@ class FileCache:
         """Write the cache if it gained entries; best effort (read-only trees are fine)."""
         if not (self._persist_path and self._dirty):
             return
-        entries = {}
-        for path, (key, value) in self._entries.items():
-            try:
-                json.dumps(value)  # values with YAML-only types (dates) are not persisted
-            except (TypeError, ValueError):
-                continue
-            entries[path] = [*key, value]
+        entries = {path: [*key, value] for path, (key, value) in self._entries.items()}
+        try:
+            text = json.dumps({"format": 1, "entries": entries})
+        except (TypeError, ValueError):  # values with YAML-only types (dates) are not persisted
+            text = json.dumps({"format": 1, "entries": {path: item for path, item in entries.items() if _plain(item)}})
         from .atomic import write_atomic
 
         with contextlib.suppress(OSError):
             os.makedirs(os.path.dirname(self._persist_path), exist_ok=True)
-            write_atomic(self._persist_path, json.dumps({"format": 1, "entries": entries}), durable=False)
+            write_atomic(self._persist_path, text, durable=False)
             self._dirty = False
+
+
+def _plain(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .atomic import file_lock, fsync_dir, remove_tree, swap_symlink, write_atomic
+from .atomic import file_lock, fsync_dir, read_file, remove_tree, swap_symlink, write_atomic
 from .errors import IntegrityError, PromptAlreadyExistsError, PromptNotFoundError, ValidationError
 from .filecache import FileCache, stat_key
 from .ledger import Ledger, RemoveResult
@@ -156,8 +156,7 @@ class FilesystemBackend(BackendBase):
         self._checked_folder(name)
         if not stat.S_ISREG(st.st_mode):
             raise IntegrityError(f"{path}: must be a regular file, not a symlink")
-        with open(path, "rb") as handle:
-            return parse_metadata(handle.read(), name, path)
+        return parse_metadata(read_file(path), name, path)
 
     def _fresh_ledger(self, name: str) -> Ledger | None:
         """The metadata read from disk (under the lock), or None for a new prompt."""
@@ -199,9 +198,7 @@ class FilesystemBackend(BackendBase):
             raise IntegrityError(f"{path}: must be a regular file, not a symlink")
 
         def load(file_path: str) -> dict[str, Any]:
-            fd = os.open(file_path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as handle:
-                return parse_version(handle.read(), file_path, name, version)
+            return parse_version(read_file(file_path), file_path, name, version)
 
         content: dict[str, Any] = self._contents.get(path, st, load)
         return content

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import select
 import subprocess
+import sys
+import time
 
 import psycopg2
 import pytest
 
-from conftest import run_cli
+from conftest import many_records, run_cli
 from promptgear.backends import backend_from_url
 from promptgear.errors import ReadOnlyMirrorError, ValidationError
 from promptgear.filesystem_backend import FilesystemBackend
+from promptgear.sqlite_backend import BULK_ROWS
 from promptgear.sync import Syncer
+from promptgear.sync.target import Target
 from sync_helpers import in_sync
 
 
@@ -152,15 +156,103 @@ def test_status_reports_drift_and_problems(tree, isolated_env):
     assert info["lag_seconds"] >= 0 and any("v7.yaml: not registered" in p for p in info["not_mirrored"])
 
 
-def test_a_file_changed_between_scan_and_write_waits_for_the_next_pass(tree, tmp_path, isolated_env):
-    syncer = Syncer(tree.prompt_dir, f"sqlite:///{tmp_path / 'm.db'}")
-    plan, state = syncer._plan(None, None)
+def test_a_file_edited_during_a_sync_is_written_as_scanned_and_taken_by_the_next_pass(tree, tmp_path, isolated_env):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
     path = isolated_env / "prompts" / "a" / "v1.yaml"
-    path.write_text(path.read_text().replace("System a1", "Edited during sync"))
-    assert syncer._record("a", plan, state) is None
-    assert "a:v1 changed while syncing; the next pass takes it" in plan.problems
-    assert syncer._record("b", plan, state) is not None
-    result = syncer.run()  # the next pass
-    assert rows(f"sqlite:///{tmp_path / 'm.db'}")[("a", "v1")].system_prompt.startswith("Edited during sync")
-    assert result.applied
+    syncer = Syncer(tree.prompt_dir, url)
+
+    def edit_after_the_scan(plan):
+        path.write_text(path.read_text().replace("System a1", "Edited during sync"))
+        return set()
+
+    assert syncer.run(defer=edit_after_the_scan).applied
+    assert rows(url)[("a", "v1")].system_prompt.startswith("System a1")  # the snapshot its digest describes
+    assert syncer.run().applied  # the next pass sees the file's new stat key
+    assert rows(url)[("a", "v1")].system_prompt.startswith("Edited during sync")
     syncer.close()
+
+
+def test_a_row_edited_behind_syncs_back_is_repaired(tree, target, isolated_env):
+    sync(tree, target)
+    store = backend_from_url(target)
+    with store._connect(write=True) as cur:  # what a stray script might do to the mirror
+        cur.execute(store._q("UPDATE prompts SET system_prompt = 'tampered' WHERE name = 'a' AND version = 'v1'"))
+    store.close()
+    check = run_cli("sync", "--check", "--to", target, cwd=isolated_env)
+    assert check.returncode == 1 and "0 to add, 1 to update, 0 to delete" in check.stdout
+    assert sync(tree, target).plan.updated == ["a:v1"]
+    assert rows(target)[("a", "v1")].system_prompt == "System a1\nline two"
+
+
+def test_a_file_read_after_the_scan_is_checked_against_the_scanned_hash(tree, tmp_path, isolated_env):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    time.sleep(0.1)  # past the racy window: the index keeps the files' hashes, so repairs read them anew
+    sync(tree, url)
+    store = backend_from_url(url)
+    with store._connect(write=True) as cur:
+        cur.execute("UPDATE prompts SET system_prompt = 'tampered' WHERE name = 'a' AND version = 'v1'")
+    store.close()
+    path = isolated_env / "prompts" / "a" / "v1.yaml"
+    syncer = Syncer(tree.prompt_dir, url)
+
+    def edit_after_the_scan(plan):
+        assert plan.updated == ["a:v1"]
+        path.write_text(path.read_text().replace("System a1", "Edited during sync"))
+        return set()
+
+    result = syncer.run(defer=edit_after_the_scan)
+    assert "a:v1 changed while syncing; the next pass takes it" in result.plan.problems
+    assert rows(url)[("a", "v1")].system_prompt == "tampered"  # nothing written that its digest does not describe
+    syncer.run()
+    assert rows(url)[("a", "v1")].system_prompt.startswith("Edited during sync")
+    syncer.close()
+
+
+def test_a_cold_scan_in_worker_processes_finds_what_a_serial_scan_finds(isolated_env):
+    root = isolated_env / "prompts"
+    store = FilesystemBackend(str(root))
+    for i in range(40):
+        store.create_prompt(f"p{i:02d}", "v1", f"System {i}", "User {{q}}", {"t": i})
+        store.create_prompt(f"p{i:02d}", "v2", f"System {i} again", "User")
+    store.set_label("p01", "v1", "prod")
+    (root / "p03" / "v1.yaml").write_text("name: p03\nversion: v1\nsystem_prompt: [unclosed\n")
+    (root / "p05" / "v9.yaml").write_text("name: p05\nversion: v9\nsystem_prompt: s\nuser_prompt: u\n")
+    (root / "p07" / ".metadata.json").unlink()
+    (root / "p09" / ".metadata.json").write_text("{not json")
+    (root / "p11" / "v2.yaml").unlink()
+    time.sleep(0.1)  # past the racy window, so both scans fill their indexes
+    # In a fresh process: a scan forks workers only where no other thread runs.
+    check = f"""
+from promptgear.sync.tree import Tree, TreeState
+serial = Tree({str(root)!r})
+serial.parallel_minimum = 10**9
+expected = serial.scan()
+parallel = Tree({str(root)!r})
+parallel.parallel_minimum = 1
+state, seen = TreeState(), []
+assert parallel._scan_in_parallel(parallel.names(), state, lambda done, total: seen.append((done, total)))
+assert state == expected, (state, expected)
+assert "p03" in state.held and any("p05/v9.yaml: not registered" in p for p in state.problems)
+assert parallel.index._entries == serial.index._entries
+assert parallel.digests._entries == serial.digests._entries
+assert parallel._parsed == serial._parsed
+assert seen[-1] == (40, 40) and len(seen) > 1, seen
+"""
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_large_first_sync_is_whole_searchable_and_leaves_nothing_to_do(isolated_env, target):
+    store = FilesystemBackend(str(isolated_env / "prompts"))
+    store.import_prompts(many_records(BULK_ROWS // 3 + 1))  # enough rows for the bulk insert path
+    rows_expected = 3 * (BULK_ROWS // 3 + 1)
+    assert len(sync(store, target).plan.added) == rows_expected
+    mirror = Target(target)
+    assert len(mirror.digests()) == BULK_ROWS // 3 + 1 and None not in mirror.digests().values()
+    assert [t.version for t in mirror.store.search_prompts("needle17x")] == ["v1", "v2", "v3"]
+    mirror.close()
+    again = sync(store, target)
+    assert again.plan.unchanged == rows_expected and not again.applied
+    store.create_prompt("bulk0005", "v4", "System needle5x edited", "User")
+    assert sync(store, target).plan.added == ["bulk0005:v4"]
+    assert rows(target)[("bulk0005", "v4")].is_latest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -10,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IntegrityError
-from ..store import PromptRecord
+from ..project import find_git_root
+from ..store import PromptRecord, content_hash
 from .target import MirrorState, RowState, Target
-from .tree import Tree, TreeState, content_hash
+from .tree import Tree, TreeState
 
 log = logging.getLogger("promptgear.sync")
 
@@ -114,12 +116,13 @@ class Syncer:
     def commit(self) -> str | None:
         """The git commit the tree is at, if it is inside a repository."""
         if self._repo is False:
-            try:
-                import git
+            self._repo = None
+            root = find_git_root(self.source)
+            if root is not None:  # GitPython is imported only inside a repository
+                with contextlib.suppress(Exception):  # a broken .git: no commit to record
+                    import git
 
-                self._repo = git.Repo(self.source, search_parent_directories=True)
-            except Exception:
-                self._repo = None
+                    self._repo = git.Repo(root)
         if self._repo is None:
             return None
         try:

@@ -12,12 +12,11 @@ from typing import Any
 
 from ..backends import backend_from_url, mask_url, sqlite_path, url_kind
 from ..errors import ValidationError
-from ..metadata import parse_timestamp
-from ..sql_store import SQLStore
-from ..store import PromptRecord
+from ..sql_store import COLUMNS, SQLStore
+from ..store import PromptRecord, content_hash
 
 # Row identity and bookkeeping, compared with the tree: (hash, sequence, latest, created, updated).
-RowState = tuple[str | None, int, bool, datetime, datetime]
+RowState = tuple[str | None, int, bool, datetime | None, datetime | None]
 
 
 @dataclass
@@ -55,10 +54,14 @@ class Target:
             where = f" WHERE name IN ({', '.join('?' * len(names))})"
             params = tuple(names)
         rows: dict[str, dict[str, RowState]] = {}
-        for name, version, digest, seq, latest, created, updated in store._fetch(store._q(
-            "SELECT name, version, content_hash, sequence_number, is_latest, created_at, updated_at FROM prompts" + where
-        ), params):
-            rows.setdefault(name, {})[version] = (digest, seq, bool(latest), parse_timestamp(created), parse_timestamp(updated))
+        # The hash of what each row holds, not its content_hash column: a row edited behind
+        # sync's back is then seen as different, and repaired.
+        for row in store._fetch(store._q(f"SELECT {COLUMNS}, '' FROM prompts p" + where), params):
+            template = store._row_template(row)
+            rows.setdefault(template.name, {})[template.version] = (
+                content_hash(template.content()), template.sequence_number or 0, template.is_latest,
+                template.created_at, template.updated_at,
+            )
         labels: dict[str, dict[str, str]] = {}
         for name, label, version in store._fetch(store._q("SELECT name, label, version FROM prompt_labels" + where), params):
             labels.setdefault(name, {})[label] = version

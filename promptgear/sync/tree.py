@@ -18,24 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IntegrityError
-from ..filecache import RACY_NS, FileCache
+from ..atomic import read_file
+from ..filecache import RACY_NS, FileCache, stat_key
 from ..filesystem_backend import METADATA, STATE_DIR, prompt_names
 from ..ledger import Ledger
 from ..metadata import ledger_from_dict, ledger_to_dict
+from ..store import content_hash
 from ..versionfile import parse_version
 
 INDEX_FILE = os.path.join(STATE_DIR, "cache", "sync-files.json")  # per file: hash or parsed ledger
 DIGEST_FILE = os.path.join(STATE_DIR, "cache", "sync-prompts.json")  # per prompt: digest of all its files
-
-
-def content_hash(content: dict[str, Any]) -> str:
-    """sha256 of the mirrored content fields in canonical JSON."""
-    canonical = json.dumps(
-        [content["system_prompt"], content["user_prompt"], content.get("config") or {},
-         content.get("description"), list(content.get("tags") or [])],
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -69,14 +61,16 @@ class TreeState:
 class Tree:
     """Scans ``prompt_dir``; keeps its stat index in memory and in ``.promptgear/cache``."""
 
+    parallel_minimum = 2000  # prompts; below this a cold scan is not worth forking for
+
     def __init__(self, prompt_dir: str, file_extension: str = ".yaml") -> None:
         self.root = os.path.abspath(prompt_dir)
         self.ext = file_extension
         self.index = FileCache(os.path.join(self.root, INDEX_FILE))  # loaded when a prompt is read in full
         self.digests = FileCache(os.path.join(self.root, DIGEST_FILE))
-        # Contents parsed during the current scan, by path and stat key: the rows that must
+        # Contents parsed during the current scan, by path: the rows that must
         # be written then need no second parse.
-        self._parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._parsed: dict[str, dict[str, Any]] = {}
 
     def names(self) -> list[str]:
         return prompt_names(self.root)
@@ -90,8 +84,9 @@ class Tree:
         self.digests.load()
         state = TreeState()
         wanted = self.names() if names is None else sorted(set(names))
-        if names is None and not full and len(self.digests) < len(wanted) // 2:
-            self._parse_in_parallel(wanted)  # a cold start: most files were never seen
+        cold = names is None and not full and len(self.digests) < len(wanted) // 2  # most files never seen
+        if cold and self._scan_in_parallel(wanted, state, progress):
+            return state
         for done, name in enumerate(wanted, 1):
             self._scan_prompt(name, state, full)
             if progress:
@@ -110,61 +105,53 @@ class Tree:
 
     def content(self, name: str, version: str) -> tuple[dict[str, Any], bool]:
         """A version's content (for rows that must be written), and whether it is exactly
-        what the scan parsed (else it was read now, and may have changed since the scan)."""
+        what the scan hashed (else it was read now, and may have changed since the scan).
+
+        Scanned content is used even if the file changed since: it matches the digest and
+        the stat key the index keeps, so the next scan sees the change and writes it.
+        """
         path = os.path.join(self.root, name, version + self.ext)
         parsed = self._parsed.get(path)
         if parsed is not None:
-            st = os.lstat(path)
-            if (st.st_size, st.st_mtime_ns, st.st_ino) == parsed[0]:
-                return parsed[1], True
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            return parse_version(handle.read(), path, name, version), False
+            return parsed, True
+        return parse_version(read_file(path), path, name, version), False
 
-    def _parse_in_parallel(self, names: list[str], minimum: int = 2000) -> None:
-        """Parse and hash the files the index does not know, in worker processes.
+    def _scan_in_parallel(self, names: list[str], state: TreeState, progress: Any) -> bool:
+        """Scan ``names`` in forked worker processes; False if this process should not fork.
 
-        Parsing dominates a cold start (the YAML constructor runs in Python), so the work
-        is spread over the cores by forked workers. Only a single-threaded process forks
-        (forking beside other threads can deadlock the child); spawning instead would
-        re-import the caller's ``__main__``, a trap for scripts. Files that fail are left
-        for the scan, which reports them as usual.
+        Parsing dominates a cold start (the YAML constructor runs in Python), so the scan is
+        spread over the cores: each worker scans whole prompts exactly as :meth:`scan` does
+        and hands back its part of the state, its new index entries and what it parsed.
+        Only a single-threaded process forks (forking beside other threads can deadlock the
+        child); spawning instead would re-import the caller's ``__main__``, a trap for scripts.
         """
         import threading
 
         cpus = os.cpu_count() or 1
-        if cpus < 2 or threading.active_count() > 1:
-            return
-        self.index.load()
-        cold = []
-        for name in names:
-            folder = os.path.join(self.root, name)
-            with contextlib.suppress(OSError):
-                for entry in os.scandir(folder):
-                    file_name = entry.name
-                    if not file_name.endswith(self.ext) or file_name.startswith(".") or file_name == "latest" + self.ext:
-                        continue
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    st = entry.stat(follow_symlinks=False)
-                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
-                    if self.index.lookup(entry.path, key) is None:
-                        cold.append((entry.path, name, file_name[: -len(self.ext)], key))
-        if len(cold) < minimum:
-            return
+        if cpus < 2 or len(names) < self.parallel_minimum or threading.active_count() > 1:
+            return False
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        self.index.load()  # once, before the fork: every worker starts with it
         workers = min(cpus, 8)
-        size = max(200, len(cold) // (workers * 4))
-        chunks = [cold[i : i + size] for i in range(0, len(cold), size)]
-        now = time.time_ns()
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            for results in pool.map(_parse_files, chunks):
-                for path, key, content, digest in results:
-                    self._parsed[path] = (key, content)
-                    if now - key[1] > RACY_NS:
-                        self.index.store(path, key, digest)
+        size = -(-len(names) // (workers * 16))  # small enough that no worker idles long at the end
+        chunks = [names[i : i + size] for i in range(0, len(names), size)]
+        done = 0
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(self,)) as pool:
+            for chunk, (part, index, digests, parsed) in zip(chunks, pool.map(_scan_chunk, chunks)):
+                state.prompts.update(part.prompts)
+                state.held |= part.held
+                state.problems += part.problems
+                state.files += part.files
+                self.index.update(index)
+                self.digests.update(digests)
+                self._parsed.update(parsed)
+                done += len(chunk)
+                if progress:
+                    progress(done, len(names))
+        return True
 
     # -- one prompt ----------------------------------------------------------------------
     def _scan_prompt(self, name: str, state: TreeState, full: bool = False) -> None:
@@ -202,9 +189,10 @@ class Tree:
             return
         try:
             ledger = self._ledger(name, meta_entry)
-        except IntegrityError as exc:
+        except (IntegrityError, OSError) as exc:
             state.held.add(name)
-            state.problems.append(str(exc))
+            state.problems.append(str(exc) if isinstance(exc, IntegrityError)
+                                  else f"{meta_entry.path}: unreadable ({exc.strerror})")
             return
         for file_name in version_files:
             version = file_name[: -len(self.ext)]
@@ -251,18 +239,18 @@ class Tree:
         st = entry.stat(follow_symlinks=False)
         if not stat.S_ISREG(st.st_mode):
             raise IntegrityError(f"{entry.path}: must be a regular file, not a symlink")
-
-        def load(path: str) -> dict[str, Any]:
-            with open(path, "rb") as handle:
-                text = handle.read()
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise IntegrityError(f"{path}: not valid JSON ({exc}); run 'promptgear fix {name}'") from None
-            return ledger_to_dict(ledger_from_dict(data, name, path))
-
-        data = self.index.get(entry.path, st, load)
-        return ledger_from_dict(data, name, entry.path)
+        key = stat_key(st)
+        data = self.index.lookup(entry.path, key)
+        if data is not None:
+            return ledger_from_dict(data, name, entry.path)
+        try:
+            data = json.loads(read_file(entry.path))
+        except ValueError as exc:
+            raise IntegrityError(f"{entry.path}: not valid JSON ({exc}); run 'promptgear fix {name}'") from None
+        ledger = ledger_from_dict(data, name, entry.path)  # validates: only a good ledger is kept
+        if time.time_ns() - st.st_mtime_ns > RACY_NS:
+            self.index.store(entry.path, key, data)
+        return ledger
 
     def _hash(self, name: str, version: str, entry: os.DirEntry[str]) -> str:
         st = entry.stat(follow_symlinks=False)
@@ -270,24 +258,33 @@ class Tree:
             raise IntegrityError(f"{entry.path}: must be a regular file, not a symlink")
 
         def load(path: str) -> str:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as handle:
-                content = parse_version(handle.read(), path, name, version)
-            self._parsed[path] = ((st.st_size, st.st_mtime_ns, st.st_ino), content)
+            content = parse_version(read_file(path), path, name, version)
+            self._parsed[path] = content
             return content_hash(content)
 
         value: str = self.index.get(entry.path, st, load)
         return value
 
 
-def _parse_files(items: list[tuple[str, str, str, tuple[int, int, int]]]) -> list[tuple[str, Any, dict[str, Any], str]]:
-    """Worker: parse and hash version files; ones that fail are skipped (the scan reports them)."""
-    done = []
-    for path, name, version, key in items:
-        try:
-            with open(path, "rb") as handle:
-                content = parse_version(handle.read(), path, name, version)
-        except (OSError, IntegrityError):
-            continue
-        done.append((path, key, content, content_hash(content)))
-    return done
+# -- worker processes of a parallel scan --------------------------------------------------
+_worker_tree: Tree | None = None
+
+
+def _adopt(tree: Tree) -> None:
+    """Worker initializer: the tree comes through the fork, not through pickling."""
+    global _worker_tree
+    _worker_tree = tree
+    tree.index.take_fresh()
+    tree.digests.take_fresh()
+    tree._parsed.clear()
+
+
+def _scan_chunk(names: list[str]) -> tuple[TreeState, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    tree = _worker_tree
+    assert tree is not None
+    state = TreeState()
+    for name in names:
+        tree._scan_prompt(name, state)
+    parsed = dict(tree._parsed)
+    tree._parsed.clear()
+    return state, tree.index.take_fresh(), tree.digests.take_fresh(), parsed
