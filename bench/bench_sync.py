@@ -1,11 +1,12 @@
 """Issue 5 figures: initial reconcile, restart, save-to-row latency, deletes, git checkout.
 
-usage: python bench/bench_sync.py [--prompts 10000] [POSTGRES_ADMIN_URL]
+usage: python bench/bench_sync.py [--prompts 10000] [--runs 3] [POSTGRES_ADMIN_URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sqlite3
@@ -49,6 +50,35 @@ def whole_process_sync(cwd: str, url: str) -> tuple[float, str]:
     out = subprocess.run([sys.executable, "-m", "promptgear", "sync", "--to", url], cwd=cwd,
                          capture_output=True, text=True, check=True).stdout
     return time.perf_counter() - start, out.strip()
+
+
+def forget_caches(root: str) -> None:
+    """Nothing known about the files: what a fresh clone looks like to promptgear."""
+    cache = os.path.join(root, ".promptgear", "cache")
+    for stale in ("sync-files.json", "sync-prompts.json", "contents.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(cache, stale))
+
+
+def cold_runs(cwd: str, root: str, kind: str, command: list[str], runs: int) -> tuple[list[float], str, str]:
+    """Whole-process times of ``promptgear COMMAND`` ({url} filled in), each into a fresh
+    database with no caches; returns the times, the last output and the last database's URL."""
+    samples, out, url = [], "", ""
+    for run in range(runs):
+        if kind == "sqlite":
+            url = f"sqlite:///{cwd}/{command[0]}-{run}.db"  # named after the command
+        else:
+            name, url = fresh_pg()
+            PG_NAMES.append(name)
+        forget_caches(root)
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "promptgear", *[a.format(url=url) for a in command]], cwd=cwd,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        samples.append(time.perf_counter() - start)
+    return samples, out, url
+
+
+PG_NAMES: list[str] = []
 
 
 class Reader:
@@ -140,6 +170,7 @@ def checkout(cwd: str, url: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", type=int, default=10000)
+    parser.add_argument("--runs", type=int, default=3, help="cold runs per initial-reconcile figure")
     parser.add_argument("admin", nargs="?", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     import bench_stores
@@ -151,34 +182,29 @@ def main() -> None:
     build_tree(root, args.prompts)
     print(f"built {args.prompts * 3} version files in {time.perf_counter() - start:.1f} s", flush=True)
     rows = []
-    pg_names = []
     for kind in ("sqlite", "postgres"):
-        if kind == "sqlite":
-            url = f"sqlite:///{cwd}/mirror.db"
-        else:
-            name, url = fresh_pg()
-            pg_names.append(name)
-        cache = os.path.join(root, ".promptgear", "cache")
-        for stale in ("sync-files.json", "sync-prompts.json"):
-            if os.path.exists(os.path.join(cache, stale)):
-                os.unlink(os.path.join(cache, stale))  # a cold first sync: nothing known about the files
-        initial, out = whole_process_sync(cwd, url)
-        print(kind, out, flush=True)
+        # Baseline, same run: the plain copy of every prompt into the same kind of database.
+        baseline, _, _ = cold_runs(cwd, root, kind, ["migrate", "--from", root, "--to", "{url}"], args.runs)
+        initial, out, url = cold_runs(cwd, root, kind, ["sync", "--to", "{url}"], args.runs)
+        print(kind, out, [round(t, 2) for t in initial], "baseline", [round(t, 2) for t in baseline], flush=True)
         restarts = [whole_process_sync(cwd, url)[0] for _ in range(5)]
         samples, delete_s = latency(cwd, root, url, "p00043" if kind == "sqlite" else "p00044")
         samples.sort()
         rows += [
-            (f"{kind}: initial reconcile {args.prompts} x 3 (whole process)", initial, "s", 5 if kind == "sqlite" else 10),
+            (f"{kind}: initial reconcile {args.prompts} x 3 (whole process, median of {args.runs})",
+             statistics.median(initial), "s", 5 if kind == "sqlite" else 10),
+            (f"{kind}:   baseline: migrate files -> {kind} (median of {args.runs})", statistics.median(baseline), "s", None),
+            (f"{kind}:   ratio initial reconcile / migrate", statistics.median(initial) / statistics.median(baseline), "x", None),
             (f"{kind}: start with no changes (whole process, median of 5)", statistics.median(restarts), "s", 1),
             (f"{kind}: save -> row visible p50 (200 saves)", samples[len(samples) // 2], "ms", 25),
             (f"{kind}: save -> row visible p99 (200 saves)", samples[int(len(samples) * 0.99) - 1], "ms", 100),
             (f"{kind}: delete -> row gone", delete_s, "s", 1),
         ]
-        print(rows[-5:], flush=True)
+        print(rows[-7:], flush=True)
     git_dir = tempfile.mkdtemp(prefix="pg-bench-git-")
     rows.append(("git checkout changing 1,000 files -> database equal (sqlite)",
                  checkout(git_dir, f"sqlite:///{git_dir}/m.db"), "s", 2))
-    for name in pg_names:
+    for name in PG_NAMES:
         drop_pg(name)
     report("sync", rows)
 
