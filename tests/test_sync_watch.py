@@ -62,7 +62,9 @@ def test_promptgear_writes_and_sigterm(daemon, tree, target):
     converged(tree, target)
     assert system_of(target, "a", "v1") == "edited"
     assert d.stop() == 0
-    assert "synced" in d.output()
+    log = d.output()
+    assert "first reconcile a, b: 3 added, 0 updated, 0 deleted in" in log  # one line per applied batch
+    assert "synced" in log
 
 
 def vim_save(path, text):

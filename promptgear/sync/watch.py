@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from ..errors import BackendUnavailableError, PromptGearError
-from .reconcile import Plan, Syncer
+from .reconcile import Plan, Syncer, SyncResult
 
 log = logging.getLogger("promptgear.sync")
 
@@ -134,10 +134,13 @@ class Daemon:
     def _first_pass(self) -> None:
         """Reconcile before the observer's threads start, so a cold start can parse in
         worker processes; the loop's first full pass then catches what changed meanwhile."""
+        start = time.perf_counter()
         try:
-            self.syncer.run(None, save_index=False)
+            result = self.syncer.run(None, save_index=False)
         except PromptGearError as exc:
             log.warning("first reconcile failed (%s); retrying", exc)
+            return
+        self._report(result, "first reconcile", start)
 
     def _observe(self) -> Any:
         from watchdog import events
@@ -242,15 +245,19 @@ class Daemon:
                 continue
             self._backoff = 0.0
             self._save_index(full)
-            plan = result.plan
-            for problem in plan.problems:
-                log.warning("not mirrored: %s", problem)
-            if result.applied or full:
-                latency = (time.perf_counter() - start) * 1000
-                touched = sorted(set(plan.write) | set(plan.remove))
-                log.info("%s %s: %d added, %d updated, %d deleted in %.1f ms",
-                         "full reconcile" if full else "synced", ", ".join(touched[:10]) or "-",
-                         len(plan.added), len(plan.updated), len(plan.deleted), latency)
+            self._report(result, "full reconcile" if full else "synced", start, always=full)
+
+    def _report(self, result: SyncResult, what: str, start: float, always: bool = True) -> None:
+        """One line per applied batch (and per full pass): prompts, counts, latency."""
+        plan = result.plan
+        for problem in plan.problems:
+            log.warning("not mirrored: %s", problem)
+        if result.applied or always:
+            latency = (time.perf_counter() - start) * 1000
+            touched = sorted(set(plan.write) | set(plan.remove))
+            shown = ", ".join(touched[:10]) + (f" and {len(touched) - 10} more" if len(touched) > 10 else "")
+            log.info("%s %s: %d added, %d updated, %d deleted in %.1f ms", what, shown or "-",
+                     len(plan.added), len(plan.updated), len(plan.deleted), latency)
 
     def _save_index(self, now: bool = False) -> None:
         """The stat index is megabytes on a large tree: write it after a full pass, else at
