@@ -223,20 +223,32 @@ def test_a_cold_scan_in_worker_processes_finds_what_a_serial_scan_finds(isolated
     time.sleep(0.1)  # past the racy window, so both scans fill their indexes
     # In a fresh process: a scan forks workers only where no other thread runs.
     check = f"""
-from promptgear.sync.tree import Tree, TreeState
+from promptgear.sync.tree import Tree
 serial = Tree({str(root)!r})
 serial.parallel_minimum = 10**9
 expected = serial.scan()
 parallel = Tree({str(root)!r})
 parallel.parallel_minimum = 1
-state, seen = TreeState(), []
-assert parallel._scan_in_parallel(parallel.names(), state, lambda done, total: seen.append((done, total)))
+seen = []
+state = parallel._scan_in_parallel(parallel.names(), lambda done, total: seen.append((done, total)))
 assert state == expected, (state, expected)
 assert "p03" in state.held and any("p05/v9.yaml: not registered" in p for p in state.problems)
 assert parallel.index._entries == serial.index._entries
 assert parallel.digests._entries == serial.digests._entries
 assert parallel._parsed == serial._parsed
 assert seen[-1] == (40, 40) and len(seen) > 1, seen
+
+import os
+import promptgear.sync.tree as tree_module
+
+def die(names):
+    os._exit(1)  # a worker killed half-way
+
+tree_module._scan_chunk = die
+fallback = Tree({str(root)!r})
+fallback.parallel_minimum = 1
+assert fallback._scan_in_parallel(fallback.names(), None) is None
+assert fallback.scan() == expected  # scanned on its own instead
 """
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

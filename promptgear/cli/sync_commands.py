@@ -55,7 +55,7 @@ def sync(app: Any, target: str | None, watch: bool, dry_run: bool, check: bool, 
         if sys.stderr.isatty() and not check:
             bar = click.progressbar(length=max(len(syncer.tree.names()), 1), label="Scanning", file=sys.stderr)
             bar.__enter__()
-            progress = lambda done, total: bar.update(done - bar.pos)  # noqa: E731
+            progress = lambda done, total: bar.update(max(0, done - bar.pos))  # noqa: E731
         try:
             result = syncer.run(dry_run=dry_run or check, progress=progress)
         finally:

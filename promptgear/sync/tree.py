@@ -82,11 +82,13 @@ class Tree:
         ``full``, prompts whose files did not change come as digests only.
         """
         self.digests.load()
-        state = TreeState()
         wanted = self.names() if names is None else sorted(set(names))
         cold = names is None and not full and len(self.digests) < len(wanted) // 2  # most files never seen
-        if cold and self._scan_in_parallel(wanted, state, progress):
-            return state
+        if cold:
+            found = self._scan_in_parallel(wanted, progress)
+            if found is not None:
+                return found
+        state = TreeState()
         for done, name in enumerate(wanted, 1):
             self._scan_prompt(name, state, full)
             if progress:
@@ -116,8 +118,9 @@ class Tree:
             return parsed, True
         return parse_version(read_file(path), path, name, version), False
 
-    def _scan_in_parallel(self, names: list[str], state: TreeState, progress: Any) -> bool:
-        """Scan ``names`` in forked worker processes; False if this process should not fork.
+    def _scan_in_parallel(self, names: list[str], progress: Any) -> TreeState | None:
+        """Scan ``names`` in forked worker processes; None if this process should not fork
+        (or a worker died: the caller then scans on its own).
 
         Parsing dominates a cold start (the YAML constructor runs in Python), so the scan is
         spread over the cores: each worker scans whole prompts exactly as :meth:`scan` does
@@ -129,29 +132,33 @@ class Tree:
 
         cpus = os.cpu_count() or 1
         if cpus < 2 or len(names) < self.parallel_minimum or threading.active_count() > 1:
-            return False
+            return None
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         self.index.load()  # once, before the fork: every worker starts with it
         workers = min(cpus, 8)
         size = -(-len(names) // (workers * 16))  # small enough that no worker idles long at the end
         chunks = [names[i : i + size] for i in range(0, len(names), size)]
-        done = 0
+        state, done = TreeState(), 0
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(self,)) as pool:
-            for chunk, (part, index, digests, parsed) in zip(chunks, pool.map(_scan_chunk, chunks)):
-                state.prompts.update(part.prompts)
-                state.held |= part.held
-                state.problems += part.problems
-                state.files += part.files
-                self.index.update(index)
-                self.digests.update(digests)
-                self._parsed.update(parsed)
-                done += len(chunk)
-                if progress:
-                    progress(done, len(names))
-        return True
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(self,)) as pool:
+                for chunk, (part, index, digests, parsed) in zip(chunks, pool.map(_scan_chunk, chunks)):
+                    state.prompts.update(part.prompts)
+                    state.held |= part.held
+                    state.problems += part.problems
+                    state.files += part.files
+                    self.index.update(index)  # good entries, even if a later chunk fails
+                    self.digests.update(digests)
+                    self._parsed.update(parsed)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, len(names))
+        except BrokenProcessPool:  # a worker was killed (out of memory, say)
+            return None
+        return state
 
     # -- one prompt ----------------------------------------------------------------------
     def _scan_prompt(self, name: str, state: TreeState, full: bool = False) -> None:
