@@ -130,13 +130,15 @@ class Tree:
         """
         import threading
 
-        cpus = os.cpu_count() or 1
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         if cpus < 2 or len(names) < self.parallel_minimum or threading.active_count() > 1:
             return None
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
+        if "fork" not in multiprocessing.get_all_start_methods():  # Windows
+            return None
         self.index.load()  # once, before the fork: every worker starts with it
         workers = min(cpus, 8)
         size = -(-len(names) // (workers * 16))  # small enough that no worker idles long at the end
