@@ -13,18 +13,23 @@ from .backends import sqlite_path
 from .errors import BackendUnavailableError
 from .sql_store import SCHEMA_VERSION, SQLStore
 
-# The per-row insert triggers. A bulk insert suspends them (see SQLiteBackend._insert_many).
-INSERT_TRIGGERS = {
-    "prompts_digest_insert": """CREATE TRIGGER IF NOT EXISTS prompts_digest_insert AFTER INSERT ON prompts BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
-END;""",
-    "prompt_labels_digest_insert": """CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_insert AFTER INSERT ON prompt_labels BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name = new.name AND digest IS NOT NULL;
-END;""",
-    "prompts_fts_insert": """CREATE TRIGGER IF NOT EXISTS prompts_fts_insert AFTER INSERT ON prompts BEGIN
+# sync's per-prompt digest is only trusted while no row of the prompt changed since it was set.
+_CLEARED = {"insert": "name = new.name", "update": "name IN (old.name, new.name)", "delete": "name = old.name"}
+DIGEST_TRIGGERS = {
+    f"{table}_digest_{event}": f"""CREATE TRIGGER IF NOT EXISTS {table}_digest_{event} AFTER {event.upper()} ON {table} BEGIN
+    UPDATE prompt_metadata SET digest = NULL WHERE {cleared} AND digest IS NOT NULL;
+END;"""
+    for table in ("prompts", "prompt_labels")
+    for event, cleared in _CLEARED.items()
+}
+FTS_INSERT_TRIGGER = """CREATE TRIGGER IF NOT EXISTS prompts_fts_insert AFTER INSERT ON prompts BEGIN
     INSERT INTO prompts_fts(rowid, name, system_prompt, user_prompt)
     VALUES (new.id, new.name, new.system_prompt, new.user_prompt);
-END;""",
+END;"""
+# The per-row insert triggers. A bulk insert suspends them (see SQLiteBackend._insert_many).
+INSERT_TRIGGERS = {
+    **{name: sql for name, sql in DIGEST_TRIGGERS.items() if name.endswith("_insert")},
+    "prompts_fts_insert": FTS_INSERT_TRIGGER,
 }
 BULK_ROWS = 1000  # from this many rows, an insert loads the search index once instead of row by row
 
@@ -62,19 +67,7 @@ CREATE TABLE IF NOT EXISTS promptgear_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- sync's per-prompt digest is only trusted while no row of the prompt changed since it was set.
-CREATE TRIGGER IF NOT EXISTS prompts_digest_update AFTER UPDATE ON prompts BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name IN (old.name, new.name) AND digest IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS prompts_digest_delete AFTER DELETE ON prompts BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name = old.name AND digest IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_update AFTER UPDATE ON prompt_labels BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name IN (old.name, new.name) AND digest IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS prompt_labels_digest_delete AFTER DELETE ON prompt_labels BEGIN
-    UPDATE prompt_metadata SET digest = NULL WHERE name = old.name AND digest IS NOT NULL;
-END;
+""" + "\n".join(DIGEST_TRIGGERS.values()) + """
 CREATE INDEX IF NOT EXISTS idx_prompts_name ON prompts(name);
 CREATE INDEX IF NOT EXISTS idx_prompts_name_version ON prompts(name, version);
 CREATE INDEX IF NOT EXISTS idx_prompts_created_at ON prompts(created_at);
@@ -94,7 +87,7 @@ CREATE TRIGGER IF NOT EXISTS prompts_fts_update AFTER UPDATE OF name, system_pro
     INSERT INTO prompts_fts(rowid, name, system_prompt, user_prompt)
     VALUES (new.id, new.name, new.system_prompt, new.user_prompt);
 END;
-""" + "\n".join(INSERT_TRIGGERS.values())
+""" + FTS_INSERT_TRIGGER
 
 
 class SQLiteBackend(SQLStore):
