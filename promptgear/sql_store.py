@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,13 @@ COLUMNS = (
 
 
 _SELECTS: dict[tuple[type, str], str] = {}  # finished SELECT text per dialect and WHERE clause
+
+
+def name_chunks(names: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
+    """``names`` in slices within every driver's parameter limit, each with its ``?`` marks."""
+    for start in range(0, len(names), size):
+        chunk = list(names[start : start + size])
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 class SQLStore(BackendBase):
@@ -468,17 +475,13 @@ class SQLStore(BackendBase):
 
     def _existing_names(self, cur: Any, names: list[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
+        for chunk, marks in name_chunks(names):
             cur.execute(self._q(f"SELECT DISTINCT name FROM prompt_metadata WHERE name IN ({marks})"), chunk)
             found.update(row[0] for row in cur.fetchall())
         return found
 
     def _delete_names(self, cur: Any, names: list[str]) -> None:
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
+        for chunk, marks in name_chunks(names):
             for table in ("prompt_labels", "prompts", "prompt_metadata"):
                 cur.execute(self._q(f"DELETE FROM {table} WHERE name IN ({marks})"), chunk)
 

@@ -262,6 +262,8 @@ def test_a_large_first_sync_is_whole_searchable_and_leaves_nothing_to_do(isolate
     mirror = Target(target)
     assert len(mirror.digests()) == BULK_ROWS // 3 + 1 and None not in mirror.digests().values()
     assert [t.version for t in mirror.store.search_prompts("needle17x")] == ["v1", "v2", "v3"]
+    wanted = [f"missing{i}" for i in range(700)] + [f"bulk{i:04d}" for i in range(BULK_ROWS // 3 + 1)]
+    assert sum(map(len, mirror.read(wanted).rows.values())) == rows_expected  # asked in several chunks
     mirror.close()
     again = sync(store, target)
     assert again.plan.unchanged == rows_expected and not again.applied

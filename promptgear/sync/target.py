@@ -12,7 +12,7 @@ from typing import Any
 
 from ..backends import backend_from_url, mask_url, sqlite_path, url_kind
 from ..errors import ValidationError
-from ..sql_store import COLUMNS, SQLStore
+from ..sql_store import COLUMNS, SQLStore, name_chunks
 from ..store import PromptRecord, content_hash
 
 # Row identity and bookkeeping, compared with the tree: (hash, sequence, latest, created, updated).
@@ -46,37 +46,33 @@ class Target:
     # -- reading ---------------------------------------------------------------------------
     def read(self, names: list[str] | None = None) -> MirrorState:
         store = self.store
-        where = ""
-        params: tuple[str, ...] = ()
-        if names is not None:
-            if not names:
-                return MirrorState({}, {}, {})
-            where = f" WHERE name IN ({', '.join('?' * len(names))})"
-            params = tuple(names)
-        rows: dict[str, dict[str, RowState]] = {}
-        # The hash of what each row holds, not its content_hash column: a row edited behind
-        # sync's back is then seen as different, and repaired.
-        for row in store._fetch(store._q(f"SELECT {COLUMNS}, '' FROM prompts p" + where), params):
-            template = store._row_template(row)
-            rows.setdefault(template.name, {})[template.version] = (
-                content_hash(template.content()), template.sequence_number or 0, template.is_latest,
-                template.created_at, template.updated_at,
-            )
-        labels: dict[str, dict[str, str]] = {}
-        for name, label, version in store._fetch(store._q("SELECT name, label, version FROM prompt_labels" + where), params):
-            labels.setdefault(name, {})[label] = version
-        next_sequence = dict(store._fetch(store._q("SELECT name, next_sequence FROM prompt_metadata" + where), params))
-        return MirrorState(rows, labels, next_sequence)
+        if names is None:
+            scopes: list[tuple[str, tuple[str, ...]]] = [("", ())]
+        else:
+            scopes = [(f" WHERE name IN ({marks})", tuple(chunk)) for chunk, marks in name_chunks(names)]
+        state = MirrorState({}, {}, {})
+        for where, params in scopes:
+            # The hash of what each row holds, not its content_hash column: a row edited
+            # behind sync's back is then seen as different, and repaired.
+            for row in store._fetch(store._q(f"SELECT {COLUMNS}, '' FROM prompts p" + where), params):
+                template = store._row_template(row)
+                state.rows.setdefault(template.name, {})[template.version] = (
+                    content_hash(template.content()), template.sequence_number or 0, template.is_latest,
+                    template.created_at, template.updated_at,
+                )
+            for name, label, version in store._fetch(store._q("SELECT name, label, version FROM prompt_labels" + where), params):
+                state.labels.setdefault(name, {})[label] = version
+            state.next_sequence.update(store._fetch(store._q("SELECT name, next_sequence FROM prompt_metadata" + where), params))
+        return state
 
     def digests(self, names: list[str] | None = None) -> dict[str, str | None]:
         """The prompts' digests as sync last wrote them (None where rows changed since)."""
         if names is None:
             return dict(self.store._fetch("SELECT name, digest FROM prompt_metadata"))
         found: dict[str, str | None] = {}
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            found.update(self.store._fetch(self.store._q(
-                f"SELECT name, digest FROM prompt_metadata WHERE name IN ({', '.join('?' * len(chunk))})"), tuple(chunk)))
+        for chunk, marks in name_chunks(names):
+            found.update(self.store._fetch(self.store._q(f"SELECT name, digest FROM prompt_metadata WHERE name IN ({marks})"),
+                                           tuple(chunk)))
         return found
 
     def get_state(self) -> dict[str, str]:
