@@ -184,6 +184,20 @@ def test_a_row_edited_behind_syncs_back_is_repaired(tree, target, isolated_env):
     assert rows(target)[("a", "v1")].system_prompt == "System a1\nline two"
 
 
+def test_rows_touched_by_hand_but_equal_only_get_their_digest_back(tree, target):
+    sync(tree, target)
+    store = backend_from_url(target)
+    with store._connect(write=True) as cur:  # the digest-clearing triggers fire; the rows stay as they were
+        cur.execute(store._q("UPDATE prompts SET source_commit = source_commit WHERE name = 'a'"))
+    store.close()
+    mirror = Target(target)
+    assert mirror.digests()["a"] is None
+    result = sync(tree, target)
+    assert not result.applied and result.plan.unchanged == 3 and result.plan.stale_digests.keys() == {"a"}
+    assert mirror.digests()["a"] is not None  # so later scans take "a" from the index again
+    mirror.close()
+
+
 def test_a_file_read_after_the_scan_is_checked_against_the_scanned_hash(tree, tmp_path, isolated_env):
     url = f"sqlite:///{tmp_path / 'm.db'}"
     time.sleep(0.1)  # past the racy window: the index keeps the files' hashes, so repairs read them anew

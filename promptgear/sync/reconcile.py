@@ -30,6 +30,7 @@ class Plan:
     write: list[str] = field(default_factory=list)  # prompts whose rows are replaced
     remove: list[str] = field(default_factory=list)  # prompts whose rows all go
     deleting: set[str] = field(default_factory=set)  # prompts losing versions (held for a grace period when watching)
+    stale_digests: dict[str, str] = field(default_factory=dict)  # rows already equal: only their digest is rewritten
     problems: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
 
@@ -97,6 +98,8 @@ def diff(tree: TreeState, mirror: MirrorState, names: Iterable[str]) -> Plan:
             changed = True
         if changed:
             plan.write.append(name)
+        else:  # equal rows under a stale digest (rows touched behind sync's back)
+            plan.stale_digests[name] = desired.digest
     return plan
 
 
@@ -173,6 +176,8 @@ class Syncer:
         write = [n for n in plan.write if n not in skip]
         remove = [n for n in plan.remove if n not in skip]
         applied = False
+        if not dry_run and plan.stale_digests:  # else every later scan reads these prompts in full
+            self.target.set_digests(plan.stale_digests)
         if not dry_run and (write or remove):
             records = []
             for name in write:

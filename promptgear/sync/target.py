@@ -109,6 +109,12 @@ class Target:
             if self.is_postgres and changed:
                 notify(cur, changed)
 
+    def set_digests(self, digests: dict[str, str]) -> None:
+        """Record the digests of prompts whose rows already equal the tree."""
+        with self.store._connect(write=True) as cur:
+            cur.executemany(self.store._q("UPDATE prompt_metadata SET digest = ? WHERE name = ?"),
+                            [(digest, name) for name, digest in digests.items()])
+
     def record_error(self, message: str) -> None:
         with contextlib.suppress(Exception), self.store._connect(write=True) as cur:
             self._set(cur, {"last_error": message, "last_error_at": datetime.now(timezone.utc).isoformat()})
