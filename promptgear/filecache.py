@@ -33,7 +33,7 @@ class FileCache:
         self._persist_path = persist_path
         self._persist_loaded = False
         self._dirty = False
-        self._fresh: set[str] = set()  # paths stored since the last take_fresh()
+        self._fresh: set[str] | None = None  # paths stored since track_fresh(), while tracking
 
     def get(self, path: str, st: os.stat_result, loader: Callable[[str], Any]) -> Any:
         key = stat_key(st)
@@ -44,7 +44,8 @@ class FileCache:
         if time.time_ns() - st.st_mtime_ns > RACY_NS:
             self._entries[path] = (key, value)
             self._dirty = True
-            self._fresh.add(path)
+            if self._fresh is not None:
+                self._fresh.add(path)
         else:
             self._entries.pop(path, None)
         return value
@@ -58,12 +59,17 @@ class FileCache:
         """Keep a value derived from several files; the caller applies the racy rule."""
         self._entries[path] = (key, value)  # type: ignore[assignment]
         self._dirty = True
-        self._fresh.add(path)
+        if self._fresh is not None:
+            self._fresh.add(path)
+
+    def track_fresh(self) -> None:
+        """Start noting new entries (a worker process hands them back with :meth:`take_fresh`)."""
+        self._fresh = set()
 
     def take_fresh(self) -> dict[str, tuple[StatKey, Any]]:
-        """The entries made since the last call (a worker process hands them back this way)."""
-        fresh = {path: self._entries[path] for path in self._fresh if path in self._entries}
-        self._fresh.clear()
+        """The entries made since :meth:`track_fresh` or the last call."""
+        fresh = {path: self._entries[path] for path in self._fresh or () if path in self._entries}
+        self._fresh = set()
         return fresh
 
     def update(self, entries: dict[str, tuple[StatKey, Any]]) -> None:

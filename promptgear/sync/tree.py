@@ -283,8 +283,8 @@ def _adopt(tree: Tree) -> None:
     """Worker initializer: the tree comes through the fork, not through pickling."""
     global _worker_tree
     _worker_tree = tree
-    tree.index.take_fresh()
-    tree.digests.take_fresh()
+    tree.index.track_fresh()
+    tree.digests.track_fresh()
     tree._parsed.clear()
 
 
