@@ -1,6 +1,6 @@
 """Issue 5 figures: initial reconcile, restart, save-to-row latency, deletes, git checkout.
 
-usage: python bench/bench_sync.py [--prompts 10000] [--runs 3] [POSTGRES_ADMIN_URL]
+usage: python bench/bench_sync.py [--prompts 10000] [--runs 3] [--drop-caches] [POSTGRES_ADMIN_URL]
 """
 
 from __future__ import annotations
@@ -60,7 +60,15 @@ def forget_caches(root: str) -> None:
             os.unlink(os.path.join(cache, stale))
 
 
-def cold_runs(cwd: str, root: str, kind: str, command: list[str], runs: int) -> tuple[list[float], str, str]:
+def drop_page_cache() -> None:
+    """Evict every file from the kernel's page cache (root only): a tree read from disk."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as handle:
+        handle.write("3\n")
+
+
+def cold_runs(cwd: str, root: str, kind: str, command: list[str], runs: int,
+              from_disk: bool = False) -> tuple[list[float], str, str]:
     """Whole-process times of ``promptgear COMMAND`` ({url} filled in), each into a fresh
     database with no caches; returns the times, the last output and the last database's URL."""
     samples, out, url = [], "", ""
@@ -71,6 +79,8 @@ def cold_runs(cwd: str, root: str, kind: str, command: list[str], runs: int) -> 
             name, url = fresh_pg()
             PG_NAMES.append(name)
         forget_caches(root)
+        if from_disk:
+            drop_page_cache()
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-m", "promptgear", *[a.format(url=url) for a in command]], cwd=cwd,
                              capture_output=True, text=True, check=True).stdout.strip()
@@ -171,6 +181,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=3, help="cold runs per initial-reconcile figure")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="also time an initial reconcile with the page cache dropped (needs root)")
     parser.add_argument("admin", nargs="?", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     import bench_stores
@@ -201,6 +213,10 @@ def main() -> None:
             (f"{kind}: delete -> row gone", delete_s, "s", 1),
         ]
         print(rows[-7:], flush=True)
+    if args.drop_caches:  # informational: no target is set for a tree that is not in memory
+        from_disk, _, _ = cold_runs(cwd, root, "sqlite", ["sync", "--to", "{url}"], args.runs, from_disk=True)
+        rows.append((f"sqlite: initial reconcile, page cache dropped first (median of {args.runs})",
+                     statistics.median(from_disk), "s", None))
     git_dir = tempfile.mkdtemp(prefix="pg-bench-git-")
     rows.append(("git checkout changing 1,000 files -> database equal (sqlite)",
                  checkout(git_dir, f"sqlite:///{git_dir}/m.db"), "s", 2))

@@ -140,7 +140,9 @@ class Tree:
         if "fork" not in multiprocessing.get_all_start_methods():  # Windows
             return None
         self.index.load()  # once, before the fork: every worker starts with it
-        workers = min(cpus, 8)
+        # Twice the cores: where the tree is not in the page cache, reads block on the disk
+        # (measured here: 7.6 s -> 6.0 s for 30,000 files; no cost when it is cached).
+        workers = min(2 * cpus, 8)
         size = -(-len(names) // (workers * 16))  # small enough that no worker idles long at the end
         chunks = [names[i : i + size] for i in range(0, len(names), size)]
         state, done = TreeState(), 0
